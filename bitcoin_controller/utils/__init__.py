@@ -1,0 +1,1 @@
+"""Small utilities mirroring ``k8s.io/utils`` (clock)."""
