@@ -1,0 +1,224 @@
+"""Rate limiters for retries, mirroring ``util/workqueue/default_rate_limiters.go``.
+
+A rate limiter answers one question for a rate-limiting queue: *how long
+should this item wait before it is retried?*  Per-item limiters count the
+item's consecutive failures and back off harder each time, so one broken
+object cannot make a controller spin; the bucket limiter bounds the overall
+retry rate, so many failing objects cannot flood the API server.  A
+controller calls :meth:`RateLimiter.forget` after a successful sync so the
+next failure starts from the shortest delay again.
+
+All delays are float seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Hashable
+
+from ....utils.clock import REAL_CLOCK, Clock
+
+__all__ = [
+    "BucketRateLimiter",
+    "ItemExponentialFailureRateLimiter",
+    "ItemFastSlowRateLimiter",
+    "MaxOfRateLimiter",
+    "RateLimiter",
+    "WithMaxWaitRateLimiter",
+    "default_controller_rate_limiter",
+    "default_item_based_rate_limiter",
+]
+
+
+class RateLimiter(ABC):
+    """Decides retry delays (Go's ``workqueue.RateLimiter``)."""
+
+    @abstractmethod
+    def when(self, item: Hashable) -> float:
+        """Seconds ``item`` should wait now; records one more failure for it."""
+
+    @abstractmethod
+    def forget(self, item: Hashable) -> None:
+        """Stop tracking ``item`` (it succeeded), resetting its back-off."""
+
+    @abstractmethod
+    def num_requeues(self, item: Hashable) -> int:
+        """How many failures are currently recorded for ``item``."""
+
+
+class ItemExponentialFailureRateLimiter(RateLimiter):
+    """Per-item exponential back-off: ``base_delay * 2**failures``, capped at ``max_delay``.
+
+    Mirrors Go's ``ItemExponentialFailureRateLimiter``.  The n-th consecutive
+    failure of an item (counting from 0) waits ``base_delay * 2**n``; once
+    that exceeds ``max_delay`` -- or overflows a float -- it waits
+    ``max_delay``, so a permanently failing item is still retried regularly.
+    """
+
+    def __init__(self, base_delay: float, max_delay: float) -> None:
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._lock = threading.Lock()
+        self._failures: dict[Hashable, int] = {}
+
+    def when(self, item: Hashable) -> float:
+        with self._lock:
+            exp = self._failures.get(item, 0)
+            self._failures[item] = exp + 1
+        try:
+            backoff = self._base_delay * 2.0**exp
+        except OverflowError:
+            return self._max_delay
+        return min(backoff, self._max_delay)
+
+    def num_requeues(self, item: Hashable) -> int:
+        with self._lock:
+            return self._failures.get(item, 0)
+
+    def forget(self, item: Hashable) -> None:
+        with self._lock:
+            self._failures.pop(item, None)
+
+
+class ItemFastSlowRateLimiter(RateLimiter):
+    """``fast_delay`` for the first ``max_fast_attempts`` failures, then ``slow_delay``.
+
+    Mirrors Go's ``ItemFastSlowRateLimiter``: useful when a few quick retries
+    usually fix a transient problem and anything beyond that is worth only an
+    occasional look.
+    """
+
+    def __init__(self, fast_delay: float, slow_delay: float, max_fast_attempts: int) -> None:
+        self._fast_delay = fast_delay
+        self._slow_delay = slow_delay
+        self._max_fast_attempts = max_fast_attempts
+        self._lock = threading.Lock()
+        self._failures: dict[Hashable, int] = {}
+
+    def when(self, item: Hashable) -> float:
+        with self._lock:
+            failures = self._failures.get(item, 0) + 1
+            self._failures[item] = failures
+        if failures <= self._max_fast_attempts:
+            return self._fast_delay
+        return self._slow_delay
+
+    def num_requeues(self, item: Hashable) -> int:
+        with self._lock:
+            return self._failures.get(item, 0)
+
+    def forget(self, item: Hashable) -> None:
+        with self._lock:
+            self._failures.pop(item, None)
+
+
+class BucketRateLimiter(RateLimiter):
+    """An overall token bucket: ``qps`` refill rate, ``burst`` capacity.
+
+    Mirrors Go's ``BucketRateLimiter``, which wraps
+    ``golang.org/x/time/rate.Limiter`` and returns ``Reserve().Delay()``.
+    The bucket starts full.  Every call takes a token *now*, even when the
+    bucket is empty -- the balance goes negative and the caller is told how
+    long until that token would have existed -- so successive callers queue
+    up behind each other instead of all retrying at the same instant.  It is
+    the same for every item, hence ``num_requeues`` is always 0 and
+    ``forget`` does nothing.
+
+    Edge cases follow ``x/time/rate``: an infinite ``qps`` never delays; a
+    ``burst`` below 1 can never grant a token (infinite delay); a ``qps`` of
+    zero hands out the ``burst`` tokens once and then delays forever.
+    """
+
+    def __init__(self, qps: float, burst: int, clock: Clock = REAL_CLOCK) -> None:
+        self._qps = float(qps)
+        self._burst = burst
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens = float(burst)
+        self._last = clock.now()
+
+    def when(self, item: Hashable) -> float:
+        with self._lock:
+            if self._qps == math.inf:
+                return 0.0
+            if self._qps <= 0:
+                if self._burst >= 1:
+                    self._burst -= 1
+                    return 0.0
+                return math.inf
+            if self._burst < 1:
+                return math.inf
+            now = self._clock.now()
+            # Refill for the time since the last reservation, never above burst.
+            elapsed = max(0.0, now - self._last)
+            tokens = min(float(self._burst), self._tokens + elapsed * self._qps) - 1.0
+            self._tokens = tokens
+            self._last = now
+            return 0.0 if tokens >= 0 else -tokens / self._qps
+
+    def num_requeues(self, item: Hashable) -> int:
+        return 0
+
+    def forget(self, item: Hashable) -> None:
+        pass
+
+
+class MaxOfRateLimiter(RateLimiter):
+    """The longest delay any of ``limiters`` asks for (Go's ``MaxOfRateLimiter``).
+
+    Every limiter is asked on every call, not just until one gives a big
+    answer, because asking is what records the failure (or spends the token)
+    in each of them; skipping one would leave its state behind.
+    """
+
+    def __init__(self, *limiters: RateLimiter) -> None:
+        self._limiters = limiters
+
+    def when(self, item: Hashable) -> float:
+        delay = 0.0
+        for limiter in self._limiters:
+            delay = max(delay, limiter.when(item))
+        return delay
+
+    def num_requeues(self, item: Hashable) -> int:
+        return max((limiter.num_requeues(item) for limiter in self._limiters), default=0)
+
+    def forget(self, item: Hashable) -> None:
+        for limiter in self._limiters:
+            limiter.forget(item)
+
+
+class WithMaxWaitRateLimiter(RateLimiter):
+    """Caps another limiter's delay at ``max_delay`` (Go's ``WithMaxWaitRateLimiter``)."""
+
+    def __init__(self, limiter: RateLimiter, max_delay: float) -> None:
+        self._limiter = limiter
+        self._max_delay = max_delay
+
+    def when(self, item: Hashable) -> float:
+        return min(self._limiter.when(item), self._max_delay)
+
+    def num_requeues(self, item: Hashable) -> int:
+        return self._limiter.num_requeues(item)
+
+    def forget(self, item: Hashable) -> None:
+        self._limiter.forget(item)
+
+
+def default_controller_rate_limiter(clock: Clock = REAL_CLOCK) -> RateLimiter:
+    """Go's ``DefaultControllerRateLimiter``: per-item 5 ms..1000 s, overall 10 qps / burst 100.
+
+    The per-item exponential limiter protects against one hot item; the
+    bucket caps the total retry rate when many items fail at once.
+    """
+    return MaxOfRateLimiter(
+        ItemExponentialFailureRateLimiter(0.005, 1000.0),
+        BucketRateLimiter(qps=10, burst=100, clock=clock),
+    )
+
+
+def default_item_based_rate_limiter() -> RateLimiter:
+    """Go's ``DefaultItemBasedRateLimiter``: per-item exponential back-off 1 ms..1000 s."""
+    return ItemExponentialFailureRateLimiter(0.001, 1000.0)
