@@ -523,8 +523,9 @@ class DeltaFIFO(Queue):
         :meth:`replace` (tombstones included) has been popped; or at once if
         the first write was something else (add, update, delete,
         add_if_not_present).  The counter drops just before ``process`` runs,
-        but both happen under the lock this method takes, so callers can only
-        observe it after processing finished.
+        but both happen under the lock this method takes, so other threads can
+        only observe it after processing finished.  (Called from inside
+        ``process`` itself, it already reports the post-pop state.)
         """
         with self._lock:
             return self._populated and self._initial_population_count == 0
