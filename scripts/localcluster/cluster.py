@@ -1,0 +1,811 @@
+"""Start, stop and inspect the local cluster (etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler, kwok, pod runner) as plain processes on 127.0.0.1.
+
+Everything lives under ``<repo>/.local-cluster/``::
+
+    bin/         built binaries (symlinks into the per-user cache; scripts/build-local-cluster)
+    state/       PKI (service-account key, token file), apiserver cert dir, etcd data, kwok config
+    run/         cluster.json (ports, URLs), <component>.pid, pods/*.json (pod runner children)
+    logs/        <component>.log, pods/<ns>_<pod>_<container>.log
+    pods/        per-pod roots of the pod runner (volumes, HOME)
+    kubeconfig   admin kubeconfig (bearer token in system:masters, apiserver cert as CA)
+
+The processes are started in their own sessions, so they outlive the command (or the
+pytest run) that started them; ``down`` stops exactly the PIDs recorded in run/ (the
+start time from /proc is recorded as well, so a recycled PID is never signalled).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+from .kube import Kube, KubeError
+
+NODE_NAME = "kwok-node-0"
+POD_CIDR = "127.0.100.1/24"  # kwok hands out 127.0.100.1, .2, ... (host part kept)
+NODE_IP = "127.0.0.1"
+SERVICE_CIDR = "10.0.0.0/24"
+ADMIN_USER = "local-admin"
+
+# start order; stop order is the reverse
+COMPONENTS = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "pod-runner",
+]
+BINARIES = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "btcd",
+    "btcctl",
+]
+
+# kwok pod stages. The default "fast" stages mark a pod Running and Ready as soon as it
+# is bound. Ours only allocate the pod IP and leave the pod Pending / not ready; the pod
+# runner then reports what really happens (process started, readiness probe result).
+# Deletion waits for the pod runner to stop the pod's processes (it sets the
+# LocalRunnerStopped condition), or, if no runner acts, for the grace period to expire,
+# like a kubelet would.
+KWOK_STAGES = r"""
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-assign-ip
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.podIP'
+      operator: 'DoesNotExist'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - lastTransitionTime: {{ $now | Quote }}
+        status: {{ if .spec.initContainers }}"False"{{ else }}"True"{{ end }}
+        type: Initialized
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "False"
+        reason: ContainersNotReady
+        type: Ready
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "False"
+        reason: ContainersNotReady
+        type: ContainersReady
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        started: false
+        restartCount: 0
+        state:
+          waiting:
+            reason: ContainerCreating
+      {{ end }}
+      initContainerStatuses:
+      {{ range .spec.initContainers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        restartCount: 0
+        state:
+          waiting:
+            reason: PodInitializing
+      {{ end }}
+      hostIP: {{ NodeIPWith .spec.nodeName | Quote }}
+      podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}
+      phase: Pending
+      startTime: {{ $now | Quote }}
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-delete-stopped
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'Exists'
+    - key: '.status.conditions.[].type'
+      operator: 'In'
+      values:
+      - 'LocalRunnerStopped'
+  next:
+    finalizers:
+      empty: true
+    delete: true
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-delete-grace-expired
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'Exists'
+    - key: '.status.conditions.[].type'
+      operator: 'NotIn'
+      values:
+      - 'LocalRunnerStopped'
+  delay:
+    durationMilliseconds: 0
+    durationFrom:
+      expressionFrom: '.metadata.deletionTimestamp'
+  next:
+    finalizers:
+      empty: true
+    delete: true
+"""
+
+
+class ClusterError(Exception):
+    pass
+
+
+def _free_ports(n: int) -> list[int]:
+    socks, ports = [], []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+            ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+def _proc_starttime(pid: int) -> str | None:
+    """The process start time (clock ticks since boot) or None if it's gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] == "Z":
+        try:  # reap it if it's our own child
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return None
+    return fields[19]
+
+
+def _record_alive(rec: dict | None) -> bool:
+    return bool(rec) and _proc_starttime(rec["pid"]) == rec.get("starttime")
+
+
+def terminate_recorded(rec: dict, grace: float, *, group: bool = True) -> None:
+    """SIGTERM the recorded process (and its process group), SIGKILL after ``grace`` seconds."""
+    if not _record_alive(rec):
+        return
+    pid = rec["pid"]
+
+    def send(sig: int) -> None:
+        try:
+            if group and os.getpgid(pid) == pid:
+                os.killpg(pid, sig)
+            else:
+                os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    send(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _record_alive(rec):
+            return
+        time.sleep(0.05)
+    send(signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _record_alive(rec):
+        time.sleep(0.05)
+
+
+def wait_for(
+    cond: Callable[[], Any],
+    timeout: float,
+    what: str,
+    *,
+    interval: float = 0.1,
+    check: Callable[[], None] | None = None,
+) -> Any:
+    """Poll ``cond`` until it returns something truthy; raise ClusterError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while True:
+        if check:
+            check()
+        try:
+            v = cond()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001 - polled conditions may fail while starting
+            last_exc = e
+        if time.monotonic() > deadline:
+            extra = f" (last error: {last_exc})" if last_exc else ""
+            raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}{extra}")
+        time.sleep(interval)
+
+
+class LocalCluster:
+    """The local cluster rooted at ``<root>/.local-cluster``.
+
+    ``root`` is the repository root (or any directory); ``base`` overrides the state
+    directory. ``bin_dir`` defaults to ``<base>/bin`` (filled by scripts/build-local-cluster).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike | None = None,
+        *,
+        base: str | os.PathLike | None = None,
+        bin_dir: str | os.PathLike | None = None,
+        extra_apiserver_args: list[str] | None = None,
+        log: Callable[[str], None] | None = None,
+    ):
+        if root is None:
+            root = Path(__file__).resolve().parents[2]
+        self.root = Path(root).resolve()
+        self.base = Path(base).resolve() if base else self.root / ".local-cluster"
+        self.bin_dir = Path(bin_dir).resolve() if bin_dir else self.base / "bin"
+        self.state_dir = self.base / "state"
+        self.run_dir = self.base / "run"
+        self.log_dir = self.base / "logs"
+        self.pods_dir = self.base / "pods"
+        self.kubeconfig_path = self.base / "kubeconfig"
+        self.extra_apiserver_args = list(extra_apiserver_args or [])
+        self._log = log or (lambda msg: print(msg, flush=True))
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def kubeconfig(self) -> str:
+        """Path of the admin kubeconfig (exists while the cluster is up)."""
+        return str(self.kubeconfig_path)
+
+    @property
+    def config(self) -> dict:
+        p = self.run_dir / "cluster.json"
+        if not p.exists():
+            raise ClusterError(f"the local cluster is not set up ({p} missing)")
+        return json.loads(p.read_text())
+
+    @property
+    def server(self) -> str:
+        return self.config["server"]
+
+    @property
+    def etcd_url(self) -> str:
+        return self.config["etcd_url"]
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.state_dir / "apiserver" / "apiserver.crt")
+
+    @property
+    def node_name(self) -> str:
+        return NODE_NAME
+
+    @property
+    def pod_cidr(self) -> str:
+        return POD_CIDR
+
+    def token(self) -> str:
+        return self.config["token"]
+
+    def kube(self) -> Kube:
+        """A small stdlib REST client authenticated as the cluster admin."""
+        return Kube(self.server, self.token(), self.ca_file)
+
+    # ------------------------------------------------------------------ process records
+
+    def _pidfile(self, name: str) -> Path:
+        return self.run_dir / f"{name}.pid"
+
+    def _record(self, name: str) -> dict | None:
+        try:
+            return json.loads(self._pidfile(name).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def component_running(self, name: str) -> bool:
+        return _record_alive(self._record(name))
+
+    def components(self) -> dict[str, bool]:
+        return {c: self.component_running(c) for c in COMPONENTS}
+
+    def is_running(self) -> bool:
+        """True if every component process is alive (it does not probe the API)."""
+        return all(self.components().values())
+
+    def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> dict:
+        log_path = self.log_dir / f"{name}.log"
+        with open(log_path, "ab") as logf:
+            logf.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}\n".encode())
+            logf.flush()
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                cwd=str(self.base),
+                env=env,
+                start_new_session=True,
+            )
+        rec = {"pid": proc.pid, "starttime": None, "argv0": argv[0]}
+        for _ in range(100):
+            rec["starttime"] = _proc_starttime(proc.pid)
+            if rec["starttime"]:
+                break
+            time.sleep(0.01)
+        self._pidfile(name).write_text(json.dumps(rec))
+        return rec
+
+    def _check_alive(self, name: str) -> Callable[[], None]:
+        def check() -> None:
+            if not self.component_running(name):
+                raise ClusterError(
+                    f"{name} exited during start-up; last log lines:\n{self.log_tail(name)}"
+                )
+
+        return check
+
+    def log_tail(self, name: str, lines: int = 25) -> str:
+        try:
+            text = (self.log_dir / f"{name}.log").read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    # ------------------------------------------------------------------ HTTP helpers
+
+    def _ssl_ctx(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    def _api_ok(self, path: str, timeout: float = 3) -> bool:
+        req = urllib.request.Request(
+            self.server + path, headers={"Authorization": f"Bearer {self.token()}"}
+        )
+        try:
+            with urllib.request.urlopen(req, context=self._ssl_ctx(), timeout=timeout) as r:
+                return r.status == 200
+        except (urllib.error.URLError, OSError, ssl.SSLError):
+            return False
+
+    def readyz(self) -> bool:
+        return self._api_ok("/readyz")
+
+    def _etcd_post(self, path: str, body: dict, timeout: float = 10) -> dict:
+        req = urllib.request.Request(
+            self.etcd_url + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read() or b"{}")
+
+    # ------------------------------------------------------------------ component args
+
+    def _bin(self, name: str) -> str:
+        return str(self.bin_dir / name)
+
+    def _etcd_argv(self, cfg: dict) -> list[str]:
+        p = cfg["ports"]
+        data = self.state_dir / "etcd"
+        return [
+            self._bin("etcd"),
+            "--name=local",
+            f"--data-dir={data}",
+            f"--listen-client-urls=http://127.0.0.1:{p['etcd']}",
+            f"--advertise-client-urls=http://127.0.0.1:{p['etcd']}",
+            f"--listen-peer-urls=http://127.0.0.1:{p['etcd_peer']}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{p['etcd_peer']}",
+            f"--initial-cluster=local=http://127.0.0.1:{p['etcd_peer']}",
+            "--unsafe-no-fsync=true",
+            "--log-level=warn",
+        ]
+
+    def _apiserver_argv(self, cfg: dict) -> list[str]:
+        port = cfg["ports"]["apiserver"]
+        pki = self.state_dir / "pki"
+        return [
+            self._bin("kube-apiserver"),
+            f"--etcd-servers={cfg['etcd_url']}",
+            f"--cert-dir={self.state_dir / 'apiserver'}",
+            f"--secure-port={port}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--service-account-issuer=https://127.0.0.1:{port}",
+            f"--service-account-key-file={pki / 'sa.key'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            "--authorization-mode=RBAC",
+            f"--token-auth-file={pki / 'tokens.csv'}",
+            "--allow-privileged=true",
+            "--endpoint-reconciler-type=none",
+            "--enable-priority-and-fairness=false",
+            "--max-requests-inflight=0",
+            "--max-mutating-requests-inflight=0",
+            "--profiling=false",
+            "--v=1",
+            *cfg.get("extra_apiserver_args", []),
+        ]
+
+    def _kcm_argv(self, cfg: dict) -> list[str]:
+        pki = self.state_dir / "pki"
+        return [
+            self._bin("kube-controller-manager"),
+            f"--kubeconfig={self.state_dir / 'components.kubeconfig'}",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            "--secure-port=0",
+            f"--service-account-private-key-file={pki / 'sa.key'}",
+            f"--root-ca-file={self.ca_file}",
+            "--controllers=*,-endpoints-controller,-endpointslice-controller,"
+            "-endpointslice-mirroring-controller",
+            "--kube-api-qps=500",
+            "--kube-api-burst=1000",
+            "--profiling=false",
+            "--v=1",
+        ]
+
+    def _scheduler_argv(self, cfg: dict) -> list[str]:
+        return [
+            self._bin("kube-scheduler"),
+            f"--kubeconfig={self.state_dir / 'components.kubeconfig'}",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            "--secure-port=0",
+            "--kube-api-qps=500",
+            "--kube-api-burst=1000",
+            "--profiling=false",
+            "--v=1",
+        ]
+
+    def _kwok_argv(self, cfg: dict) -> list[str]:
+        return [
+            self._bin("kwok"),
+            f"--kubeconfig={self.state_dir / 'components.kubeconfig'}",
+            f"--config={self.state_dir / 'kwok.yaml'}",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+            f"--cidr={POD_CIDR}",
+            f"--node-ip={NODE_IP}",
+            "--node-lease-duration-seconds=40",
+            "--node-port=0",
+        ]
+
+    def _runner_argv(self, cfg: dict) -> tuple[list[str], dict]:
+        env = dict(os.environ)
+        scripts_dir = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = scripts_dir + (
+            os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+        )
+        env["PYTHONUNBUFFERED"] = "1"
+        argv = [
+            sys.executable,
+            "-m",
+            "localcluster.podrunner",
+            f"--base={self.base}",
+            f"--bin-dir={self.bin_dir}",
+            f"--node={NODE_NAME}",
+        ]
+        return argv, env
+
+    # ------------------------------------------------------------------ files
+
+    def _write_kubeconfig(self, path: Path, cfg: dict, ca_data: bool) -> None:
+        cluster: dict[str, Any] = {"server": cfg["server"]}
+        if ca_data:
+            cluster["certificate-authority-data"] = base64.b64encode(
+                Path(self.ca_file).read_bytes()
+            ).decode()
+        else:
+            cluster["certificate-authority"] = self.ca_file
+        kc = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "local", "cluster": cluster}],
+            "users": [{"name": ADMIN_USER, "user": {"token": cfg["token"]}}],
+            "contexts": [
+                {"name": "local", "context": {"cluster": "local", "user": ADMIN_USER}}
+            ],
+            "current-context": "local",
+            "preferences": {},
+        }
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(kc, f, indent=2)  # JSON is valid YAML; kubectl and the client read it
+        os.replace(tmp, path)
+
+    def _prepare(self) -> dict:
+        for d in (self.state_dir, self.run_dir, self.log_dir, self.pods_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        (self.log_dir / "pods").mkdir(exist_ok=True)
+        (self.run_dir / "pods").mkdir(exist_ok=True)
+        for c in COMPONENTS:  # fresh logs per cluster
+            (self.log_dir / f"{c}.log").unlink(missing_ok=True)
+        pki = self.state_dir / "pki"
+        pki.mkdir(exist_ok=True)
+        os.chmod(pki, 0o700)
+        sa_key = pki / "sa.key"
+        if not sa_key.exists():
+            subprocess.run(
+                ["openssl", "genrsa", "-out", str(sa_key), "2048"],
+                check=True,
+                capture_output=True,
+            )
+            os.chmod(sa_key, 0o600)
+        token = secrets.token_hex(24)
+        fd = os.open(pki / "tokens.csv", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f'{token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
+        (self.state_dir / "kwok.yaml").write_text(KWOK_STAGES.lstrip())
+        etcd_port, etcd_peer, api_port = _free_ports(3)
+        cfg = {
+            "ports": {"etcd": etcd_port, "etcd_peer": etcd_peer, "apiserver": api_port},
+            "etcd_url": f"http://127.0.0.1:{etcd_port}",
+            "server": f"https://127.0.0.1:{api_port}",
+            "token": token,
+            "node": NODE_NAME,
+            "pod_cidr": POD_CIDR,
+            "extra_apiserver_args": self.extra_apiserver_args,
+        }
+        self._save_config(cfg)
+        return cfg
+
+    def _save_config(self, cfg: dict) -> None:
+        p = self.run_dir / "cluster.json"
+        fd = os.open(p.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(cfg, f, indent=2)
+        os.replace(p.with_suffix(".tmp"), p)
+
+    def missing_binaries(self) -> list[str]:
+        return [b for b in BINARIES if not os.access(self.bin_dir / b, os.X_OK)]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def up(self, timeout: float = 180) -> bool:
+        """Start the cluster; returns False if it was already running (then nothing changes)."""
+        if self.is_running() and self.readyz():
+            self._log(f"local cluster already running at {self.server}")
+            return False
+        if any(self.components().values()):
+            self._log("local cluster partially running; stopping the rest and starting afresh")
+            self.down(quiet=True)
+        missing = self.missing_binaries()
+        if missing:
+            raise ClusterError(
+                f"missing binaries in {self.bin_dir}: {', '.join(missing)}; "
+                "run scripts/build-local-cluster (or make cluster-build) first"
+            )
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+
+        def left() -> float:
+            return max(1.0, deadline - time.monotonic())
+
+        cfg = self._prepare()
+        self._spawn("etcd", self._etcd_argv(cfg))
+        wait_for(
+            lambda: self._etcd_post("/v3/kv/range", {"key": "AA==", "limit": 1}, timeout=1),
+            left(),
+            "etcd",
+            check=self._check_alive("etcd"),
+        )
+        self._log(f"  etcd ready ({time.monotonic() - t0:.1f}s)")
+        self._start_apiserver(cfg, left())
+        self._log(f"  kube-apiserver ready at {cfg['server']} ({time.monotonic() - t0:.1f}s)")
+        self._write_kubeconfig(self.state_dir / "components.kubeconfig", cfg, ca_data=False)
+        self._write_kubeconfig(self.kubeconfig_path, cfg, ca_data=True)
+        self._spawn("kube-controller-manager", self._kcm_argv(cfg))
+        self._spawn("kube-scheduler", self._scheduler_argv(cfg))
+        self._spawn("kwok", self._kwok_argv(cfg))
+        argv, env = self._runner_argv(cfg)
+        self._spawn("pod-runner", argv, env)
+        kube = self.kube()
+        self._create_node(kube)
+
+        def node_ready() -> bool:
+            node = kube.get(f"/api/v1/nodes/{NODE_NAME}")
+            conds = node.get("status", {}).get("conditions") or []
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+
+        def check_all() -> None:
+            for c in COMPONENTS:
+                self._check_alive(c)()
+
+        wait_for(node_ready, left(), f"node {NODE_NAME} Ready", interval=0.2, check=check_all)
+        wait_for(
+            lambda: kube.get(
+                "/api/v1/namespaces/default/serviceaccounts/default", ok_404=True
+            ),
+            left(),
+            "the default ServiceAccount",
+            interval=0.2,
+            check=check_all,
+        )
+        self._log(
+            f"local cluster up in {time.monotonic() - t0:.1f}s: {cfg['server']} "
+            f"(export KUBECONFIG={self.kubeconfig})"
+        )
+        return True
+
+    def _start_apiserver(self, cfg: dict, timeout: float) -> None:
+        self._spawn("kube-apiserver", self._apiserver_argv(cfg))
+        check = self._check_alive("kube-apiserver")
+        wait_for(lambda: Path(self.ca_file).exists(), timeout, "apiserver certificate", check=check)
+        wait_for(self.readyz, timeout, "kube-apiserver /readyz", interval=0.2, check=check)
+
+    def _create_node(self, kube: Kube) -> None:
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": NODE_NAME,
+                "annotations": {
+                    "kwok.x-k8s.io/node": "fake",
+                    "node.alpha.kubernetes.io/ttl": "0",
+                },
+                "labels": {
+                    "kubernetes.io/hostname": NODE_NAME,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    "type": "kwok",
+                },
+            },
+            "spec": {},
+        }
+        try:
+            kube.post("/api/v1/nodes", node)
+        except KubeError as e:
+            if e.status != 409:
+                raise
+
+    def stop_component(self, name: str, grace: float = 10) -> None:
+        rec = self._record(name)
+        if rec:
+            terminate_recorded(rec, grace)
+        self._pidfile(name).unlink(missing_ok=True)
+
+    def down(self, quiet: bool = False) -> None:
+        """Stop every process this cluster started and remove its state (logs are kept)."""
+        stopped = []
+        for name in reversed(COMPONENTS):
+            if self.component_running(name):
+                stopped.append(name)
+            self.stop_component(name, grace=20 if name == "pod-runner" else 10)
+        # children of the pod runner that survived it (e.g. the runner was SIGKILLed)
+        pods_run = self.run_dir / "pods"
+        if pods_run.is_dir():
+            for p in pods_run.glob("*.json"):
+                try:
+                    terminate_recorded(json.loads(p.read_text()), 5)
+                except (OSError, ValueError):
+                    pass
+        for d in (self.state_dir, self.run_dir, self.pods_dir):
+            shutil.rmtree(d, ignore_errors=True)
+        self.kubeconfig_path.unlink(missing_ok=True)
+        if not quiet:
+            self._log(
+                f"local cluster stopped ({', '.join(stopped)})" if stopped else
+                "local cluster was not running; state cleaned"
+            )
+
+    def status(self) -> dict:
+        comps = self.components()
+        out: dict[str, Any] = {"components": comps, "running": all(comps.values())}
+        try:
+            cfg = self.config
+            out["server"] = cfg["server"]
+            out["etcd"] = cfg["etcd_url"]
+            out["kubeconfig"] = self.kubeconfig
+            out["ready"] = comps["kube-apiserver"] and self.readyz()
+        except ClusterError:
+            out["ready"] = False
+        return out
+
+    # ------------------------------------------------------------------ test helpers
+
+    def stop_apiserver(self, grace: float = 10) -> None:
+        """Stop kube-apiserver (SIGTERM, then SIGKILL); etcd and everything else keep running."""
+        self.stop_component("kube-apiserver", grace)
+
+    def start_apiserver(
+        self, timeout: float = 60, extra_args: list[str] | None = None
+    ) -> None:
+        """Start kube-apiserver again on the same port with the same state and certificate.
+
+        ``extra_args`` (if given) replaces the extra apiserver flags from now on, e.g.
+        ``["--watch-cache=false"]`` so that watches are served from etcd directly.
+        """
+        cfg = self.config
+        if extra_args is not None:
+            cfg["extra_apiserver_args"] = list(extra_args)
+            self._save_config(cfg)
+        if self.component_running("kube-apiserver"):
+            raise ClusterError("kube-apiserver is already running")
+        wait_for(
+            lambda: _port_free(cfg["ports"]["apiserver"]), 30, "the apiserver port to be free"
+        )
+        self._start_apiserver(cfg, timeout)
+
+    def restart_apiserver(
+        self, downtime: float = 0, timeout: float = 60, extra_args: list[str] | None = None
+    ) -> None:
+        """Stop kube-apiserver, keep it down for ``downtime`` seconds, start it again."""
+        self.stop_apiserver()
+        if downtime:
+            time.sleep(downtime)
+        self.start_apiserver(timeout, extra_args)
+
+    def etcd_revision(self) -> int:
+        """The current etcd revision (what resourceVersions are derived from)."""
+        r = self._etcd_post("/v3/kv/range", {"key": "AA==", "limit": 1})
+        return int(r["header"]["revision"])
+
+    def compact_etcd(self, revision: int | None = None) -> int:
+        """Compact etcd up to ``revision`` (default: the current revision); returns it.
+
+        Watches and lists that reach etcd with an older resourceVersion then fail with
+        410 Gone. The apiserver's watch cache still serves recent history from memory;
+        start the apiserver with ``--watch-cache=false`` (see start_apiserver) to make
+        every watch hit etcd.
+        """
+        rev = revision if revision is not None else self.etcd_revision()
+        try:
+            self._etcd_post("/v3/kv/compaction", {"revision": str(rev), "physical": True})
+        except urllib.error.HTTPError as e:
+            body = e.read().decode(errors="replace")
+            if "compacted" not in body:  # already compacted that far: fine
+                raise ClusterError(f"etcd compaction failed: {body}") from e
+        return rev
+
+
+def _port_free(port: int) -> bool:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()

@@ -1,0 +1,164 @@
+"""Cluster fixtures for the integration tests.
+
+Backends (``--cluster``):
+
+* ``local`` (default): the local cluster from ``scripts/local-cluster`` (etcd,
+  kube-apiserver, kube-controller-manager, kube-scheduler, kwok and the pod runner that
+  runs btcd pods as local processes). Brought up by the fixture if it isn't running and
+  then torn down at the end of the session; a cluster that was already running (e.g.
+  ``make cluster-up``) is used as is and left running.
+* ``existing``: any cluster, given with ``--kubeconfig PATH`` (implies this backend).
+* ``kind``: a throw-away kind cluster via pytest-kind (skipped when Docker or
+  pytest-kind is not available).
+
+Fixtures:
+
+* ``cluster`` (session): a ``ClusterInfo`` with ``backend``, ``kubeconfig`` (path) and
+  ``local`` (the ``LocalCluster`` object for the local backend, else None).
+* ``kubeconfig`` (session): the kubeconfig path.
+* ``local_cluster`` (session): the ``LocalCluster``; skips the test on other backends.
+  It offers ``restart_apiserver()``, ``stop_apiserver()``/``start_apiserver()``,
+  ``compact_etcd()``, ``etcd_revision()``, ``kube()`` and the paths of logs/state.
+* ``k8s_api`` (session): a ``kubernetes.client.ApiClient`` for the cluster.
+* ``namespace`` (function): a fresh namespace, deleted after the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from localcluster import ClusterError, LocalCluster  # noqa: E402
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cluster", "integration test cluster")
+    group.addoption(
+        "--cluster",
+        choices=["local", "existing", "kind"],
+        default=None,
+        help="cluster backend for integration tests (default: local; "
+        "--kubeconfig implies existing)",
+    )
+    group.addoption(
+        "--kubeconfig",
+        default=None,
+        help="use the existing cluster of this kubeconfig",
+    )
+
+
+@dataclass
+class ClusterInfo:
+    backend: str
+    kubeconfig: str
+    local: LocalCluster | None = None
+
+
+def _backend(config: pytest.Config) -> str:
+    backend = config.getoption("--cluster")
+    if backend is None:
+        backend = "existing" if config.getoption("--kubeconfig") else "local"
+    return backend
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest) -> Iterator[ClusterInfo]:
+    backend = _backend(request.config)
+    if backend == "existing":
+        path = request.config.getoption("--kubeconfig") or os.environ.get("KUBECONFIG")
+        if not path or not Path(path).exists():
+            pytest.fail("--cluster existing needs --kubeconfig PATH (or KUBECONFIG)")
+        yield ClusterInfo("existing", str(Path(path).resolve()))
+        return
+    if backend == "kind":
+        if shutil.which("docker") is None:
+            pytest.skip("kind backend: no docker CLI on this machine")
+        try:
+            from pytest_kind import KindCluster  # type: ignore[import-not-found]
+        except ImportError:
+            pytest.skip("kind backend: pytest-kind is not installed (pip install '.[kind]')")
+        kind = KindCluster("bitcoin-controller-it")
+        kind.create()
+        try:
+            yield ClusterInfo("kind", str(kind.kubeconfig_path))
+        finally:
+            kind.delete()
+        return
+
+    local = LocalCluster(ROOT)
+    missing = local.missing_binaries()
+    if missing:
+        pytest.fail(
+            f"local cluster binaries missing ({', '.join(missing)}); "
+            "run `make cluster-build` (scripts/build-local-cluster) first"
+        )
+    started = False
+    try:
+        started = local.up()
+    except ClusterError as e:
+        pytest.fail(f"could not start the local cluster: {e}")
+    try:
+        yield ClusterInfo("local", local.kubeconfig, local)
+    finally:
+        if started and not os.environ.get("LOCAL_CLUSTER_KEEP"):
+            local.down()
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(cluster: ClusterInfo) -> str:
+    return cluster.kubeconfig
+
+
+@pytest.fixture(scope="session")
+def local_cluster(cluster: ClusterInfo) -> LocalCluster:
+    if cluster.local is None:
+        pytest.skip(f"needs the local cluster backend (running on {cluster.backend})")
+    return cluster.local
+
+
+@pytest.fixture(scope="session")
+def k8s_api(cluster: ClusterInfo):
+    from kubernetes import client, config
+
+    api = config.new_client_from_config(config_file=cluster.kubeconfig)
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def namespace(k8s_api, request: pytest.FixtureRequest) -> Iterator[str]:
+    from kubernetes import client
+
+    core = client.CoreV1Api(k8s_api)
+    base = request.node.name.lower().replace("_", "-")[:40].strip("-")
+    name = f"{base}-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    # the ServiceAccount admission plugin rejects pods until the default SA exists
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            core.read_namespaced_service_account("default", name)
+            break
+        except client.ApiException as e:
+            if e.status != 404 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
+    try:
+        yield name
+    finally:
+        try:
+            core.delete_namespace(name)
+        except client.ApiException as e:
+            if e.status != 404:
+                raise
