@@ -1,0 +1,1 @@
+"""The ``bitcoin-controller`` command (``cmd/controller/main.go`` in the Go original)."""

@@ -1,0 +1,208 @@
+"""Start-up and shut-down of the controller process, in client-go order.
+
+config -> clientset -> informer factories -> event broadcaster -> controller
+-> leader election (when enabled) -> start informers -> wait for cache sync
+-> workers.
+
+With leader election the informers and workers only run while this replica
+holds the lease; a standby replica keeps no caches and is "ready" because
+standing by is its job.  Losing the lease while the process should still run
+means another replica may already be writing, so the process stops its work
+and exits non-zero for its Deployment to restart it.
+
+SIGTERM/SIGINT set the stop event: the queue stops handing out work, syncs
+in flight get up to :data:`DRAIN_SECONDS` to finish, the lease is released so
+a standby takes over at once, queued events are flushed, and the process
+exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import uuid
+from typing import Any
+
+import structlog
+
+from ..clientgo.informers import SharedInformerFactory
+from ..clientgo.kubernetes import Clientset
+from ..clientgo.tools import clientcmd, record
+from ..clientgo.tools.leaderelection import (
+    LeaderCallbacks,
+    LeaderElectionConfig,
+    LeaderElector,
+    LeaseLock,
+)
+from ..clientgo.util.workqueue.metrics import REGISTRY
+from ..controller import CONTROLLER_NAME, Controller
+from ..controller.resources import NODE_POD_SELECTOR
+from ..controller.rpc import BitcoinRPCConnector
+from ..logs import configure_logging
+from .options import Options
+from .servers import HTTPEndpoints
+
+__all__ = ["run", "DRAIN_SECONDS", "EXIT_LOST_LEASE"]
+
+log = structlog.get_logger("bitcoin_controller.cmd")
+
+#: How long in-flight syncs may take to finish after a stop signal.
+DRAIN_SECONDS = 20.0
+#: Exit code when the lease was lost while the process should still have run.
+EXIT_LOST_LEASE = 3
+_LEADER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+def _leader_namespace(opts: Options) -> str:
+    if opts.leader_election_namespace:
+        return opts.leader_election_namespace
+    try:
+        with open(_LEADER_NAMESPACE_FILE) as f:
+            return f.read().strip() or "bitcoin-controller"
+    except OSError:
+        return "bitcoin-controller"
+
+
+def _install_signal_handlers(stop: threading.Event) -> None:
+    def handle(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            log.warning("second signal: exiting at once", signal=signum)
+            os._exit(1)
+        log.info("signal received: shutting down", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+class Process:
+    """The wired-up controller process (kept as an object so tests can drive it)."""
+
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+        config = clientcmd.load_config(opts.kubeconfig)
+        if opts.impersonate:
+            config.impersonate_user = opts.impersonate
+        self.clientset = Clientset(config)
+        namespace = opts.namespace or None
+        self.factory = SharedInformerFactory(self.clientset, opts.resync_period, namespace=namespace)
+        # Pods are the one resource that is numerous in other people's
+        # clusters: cache only the pods of bitcoin networks.
+        def only_node_pods(options: Any) -> None:
+            options.label_selector = NODE_POD_SELECTOR
+
+        self.pod_factory = SharedInformerFactory(
+            self.clientset, opts.resync_period, namespace=namespace, tweak_list_options=only_node_pods
+        )
+        self.broadcaster = record.new_broadcaster()
+        self.broadcaster.start_structured_logging()
+        self.broadcaster.start_recording_to_sink(record.EventSinkImpl(self.clientset))
+        self.recorder = self.broadcaster.new_recorder(record.EventSource(component=CONTROLLER_NAME, host=self.identity))
+        self.controller = Controller(
+            self.clientset,
+            self.factory.bitcoincontroller().v1().bitcoin_networks(),
+            self.factory.apps().v1().stateful_sets(),
+            self.factory.core().v1().services(),
+            self.pod_factory.core().v1().pods(),
+            self.recorder,
+            BitcoinRPCConnector(),
+            default_images={"bitcoind": opts.default_image_bitcoind, "btcd": opts.default_image_btcd},
+        )
+        self.elector: LeaderElector | None = None
+        if opts.leader_elect:
+            lock = LeaseLock(
+                _leader_namespace(opts), opts.leader_election_id, self.clientset, self.identity, self.recorder
+            )
+            self.elector = LeaderElector(
+                LeaderElectionConfig(
+                    lock,
+                    lease_duration=15.0,
+                    renew_deadline=10.0,
+                    retry_period=2.0,
+                    callbacks=LeaderCallbacks(
+                        on_started_leading=self.run_controller,
+                        on_stopped_leading=self._stopped_leading,
+                        on_new_leader=self._new_leader,
+                    ),
+                    release_on_cancel=True,
+                    name=opts.leader_election_id,
+                )
+            )
+        self.stop = threading.Event()
+        self.lost_lease = False
+        self.controller_started = threading.Event()
+        self.endpoints = HTTPEndpoints(
+            REGISTRY,
+            opts.metrics_bind_address,
+            opts.health_probe_bind_address,
+            healthz={"workers": self._check_workers, "leader": self._check_lease},
+            readyz={"caches": self._check_ready},
+        )
+
+    # -- health ------------------------------------------------------------------
+    def _check_workers(self) -> str | None:
+        stuck = self.controller.stuck_syncs()
+        return f"syncs stuck: {', '.join(stuck)}" if stuck else None
+
+    def _check_lease(self) -> str | None:
+        if self.elector is None:
+            return None
+        try:
+            self.elector.check(20.0)
+        except Exception as err:
+            return str(err)
+        return None
+
+    def _check_ready(self) -> str | None:
+        if self.elector is not None and not self.elector.is_leader():
+            return None  # standing by is what a follower is for
+        if not self.controller_started.is_set() or not self.controller.caches_synced():
+            return "informer caches not synced yet"
+        return None
+
+    # -- leader election callbacks ------------------------------------------------
+    def _new_leader(self, identity: str) -> None:
+        log.info("leader observed", leader=identity, me=identity == self.identity)
+
+    def _stopped_leading(self) -> None:
+        if not self.stop.is_set():
+            self.lost_lease = True
+            log.error("leader lease lost: stopping work and exiting so no two replicas write")
+            self.stop.set()
+
+    # -- running ------------------------------------------------------------------
+    def run_controller(self, stop: threading.Event) -> None:
+        """Start informers, wait for their caches, run workers until ``stop``."""
+        self.factory.start(stop)
+        self.pod_factory.start(stop)
+        self.controller_started.set()
+        self.controller.run(self.opts.workers, stop, drain_timeout=DRAIN_SECONDS)
+
+    def run(self) -> int:
+        self.endpoints.start()
+        log.info("bitcoin-controller starting", identity=self.identity, leader_elect=self.opts.leader_elect,
+                 namespace=self.opts.namespace or "<all>", workers=self.opts.workers)
+        try:
+            if self.elector is not None:
+                self.elector.run(self.stop)
+            else:
+                self.run_controller(self.stop)
+        finally:
+            self.factory.shutdown()
+            self.pod_factory.shutdown()
+            self.broadcaster.shutdown()
+            self.endpoints.stop()
+        if self.lost_lease:
+            return EXIT_LOST_LEASE
+        log.info("bitcoin-controller stopped")
+        return 0
+
+
+def run(opts: Options) -> int:
+    configure_logging(opts.log_format, opts.log_level)
+    process = Process(opts)
+    _install_signal_handlers(process.stop)
+    return process.run()

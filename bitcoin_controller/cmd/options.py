@@ -1,0 +1,134 @@
+"""Command-line flags of the controller, each also readable from the environment.
+
+A flag ``--resync-period`` reads ``BITCOIN_CONTROLLER_RESYNC_PERIOD`` when it
+is not given on the command line, so a Deployment can configure the process
+either way.  Precedence: command line, then environment, then default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..controller.implementations import BITCOIND, BTCD
+
+__all__ = ["ENV_PREFIX", "Options", "parse_duration", "build_parser", "parse_options"]
+
+ENV_PREFIX = "BITCOIN_CONTROLLER_"
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: str) -> float:
+    """A Go-style duration (``30s``, ``1m30s``, ``500ms``) or plain seconds, as float seconds."""
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        if not _DURATION.match(value):
+            raise argparse.ArgumentTypeError(f"invalid duration {value!r} (examples: 30s, 1m, 500ms)") from None
+        seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(value))
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"duration must not be negative: {value!r}")
+    return seconds
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"not a boolean: {value!r}")
+
+
+@dataclass
+class Options:
+    kubeconfig: str | None
+    namespace: str
+    workers: int
+    resync_period: float
+    leader_elect: bool
+    leader_election_namespace: str
+    leader_election_id: str
+    metrics_bind_address: str
+    health_probe_bind_address: str
+    log_format: str
+    log_level: str
+    default_image_bitcoind: str
+    default_image_btcd: str
+    impersonate: str | None
+
+
+# (flag, default, type, help). The default shown in --help is the real one.
+_FLAGS: list[tuple[str, object, object, str]] = [
+    ("--kubeconfig", None, str, "path to a kubeconfig; without it: in-cluster config, else the default kubeconfig"),
+    ("--namespace", "", str, "watch only this namespace (default: all namespaces)"),
+    ("--workers", 2, _positive_int, "number of worker threads syncing networks in parallel"),
+    ("--resync-period", "30s", parse_duration, "how often every network is re-checked even without events"),
+    ("--leader-elect", False, _bool, "run only while holding the leader lease (for several replicas)"),
+    ("--leader-election-namespace", "", str,
+     "namespace of the leader-election Lease (default: the pod's namespace, else bitcoin-controller)"),
+    ("--leader-election-id", "bitcoin-controller", str, "name of the leader-election Lease"),
+    ("--metrics-bind-address", ":8080", str, "address of the /metrics endpoint ('0' disables it)"),
+    ("--health-probe-bind-address", ":8081", str, "address of /healthz and /readyz ('0' disables them)"),
+    ("--log-format", "auto", str, "json, console, or auto (console on a terminal, else json)"),
+    ("--log-level", "info", str, "debug, info, warning or error"),
+    ("--default-image-bitcoind", BITCOIND.default_image, str, "image for networks with implementation bitcoind"),
+    ("--default-image-btcd", BTCD.default_image, str, "image for networks with implementation btcd"),
+    ("--impersonate", None, str,
+     "act as this user, e.g. system:serviceaccount:bitcoin-controller:bitcoin-controller (needs impersonate rights)"),
+]
+
+
+def _env_name(flag: str) -> str:
+    return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+
+
+def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+    environ = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(
+        prog="bitcoin-controller",
+        description="Run the BitcoinNetwork controller. Every flag can also be set through the "
+        f"environment variable named {ENV_PREFIX}<FLAG> (e.g. {_env_name('--resync-period')}).",
+        epilog="Operator commands: 'bitcoin-controller network --help' (status, rpc, mine).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    for flag, default, kind, help_text in _FLAGS:
+        env = _env_name(flag)
+        value = environ.get(env, default)
+        if value is not None and not isinstance(value, (int, float, bool)) and kind is not str:
+            try:
+                value = kind(value)  # type: ignore[operator]
+            except (argparse.ArgumentTypeError, ValueError) as err:
+                parser.error(f"{env}: {err}")
+        kwargs: dict = {"default": value, "help": f"{help_text} [env {env}]"}
+        if kind is _bool:
+            kwargs.update(nargs="?", const=True, type=_bool)
+        else:
+            kwargs["type"] = kind
+        if flag == "--log-format":
+            kwargs["choices"] = ["json", "console", "auto"]
+        if flag == "--log-level":
+            kwargs["choices"] = ["debug", "info", "warning", "error"]
+        parser.add_argument(flag, **kwargs)
+    return parser
+
+
+def parse_options(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Options:
+    args = build_parser(environ).parse_args(argv)
+    if isinstance(args.resync_period, str):
+        args.resync_period = parse_duration(args.resync_period)
+    return Options(**vars(args))

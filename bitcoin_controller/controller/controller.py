@@ -1,0 +1,624 @@
+"""The BitcoinNetwork controller, shaped like Kubernetes' sample-controller.
+
+Informers for BitcoinNetworks, StatefulSets, Services and Pods keep local
+caches; their event handlers only translate an event into the
+``namespace/name`` key of the network it concerns and put it on a
+rate-limited work queue.  Worker threads take keys off the queue and run
+:meth:`Controller.sync_handler`, which is level-based: it reads the desired
+state (the network) and the observed state (caches, the daemons' RPC), makes
+one step towards the desired state and writes the status.  It does not care
+which event woke it, so a missed or repeated event costs nothing, and every
+resync re-checks everything -- including the peer mesh.
+
+Errors are returned, never swallowed: the worker puts the key back with
+``add_rate_limited`` (exponential backoff per key); success calls ``forget``.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import structlog
+
+from ..apimachinery import errors, labels, metav1
+from ..apimachinery.wait import until
+from ..apis.bitcoincontroller import v1 as api
+from ..clientgo.kubernetes import Interface
+from ..clientgo.tools import cache
+from ..clientgo.tools.record import EventRecorder
+from ..clientgo.util import workqueue
+from ..utils.clock import REAL_CLOCK, Clock
+from . import events as ev
+from . import metrics, resources
+from .credentials import Credentials, CredentialsError, read_credentials
+from .implementations import P2P_PORT, Implementation, get_implementation
+from .mesh import MeshMemory, NodeRPC, reconcile_mesh
+from .status import (
+    CONNECTED,
+    READY,
+    SYNCED,
+    ConditionSet,
+    NodeObservation,
+    is_connected,
+    node_entries,
+    peer_graph,
+)
+
+__all__ = ["Controller", "RPCConnector", "SyncError", "CONTROLLER_NAME", "POLL_INTERVAL"]
+
+log = structlog.get_logger("bitcoin_controller.controller")
+
+CONTROLLER_NAME = "bitcoin-controller"
+#: How soon to look again while nodes are ready but not yet connected or
+#: synced: connections form within a second or two of ``addnode``, and the
+#: daemons send no Kubernetes event when they do.
+POLL_INTERVAL = 1.0
+#: A sync running longer than this marks the process unhealthy (/healthz).
+STUCK_SYNC_SECONDS = 300.0
+
+
+class RPCConnector:
+    """Opens an RPC session to one node; the controller's seam to the daemons."""
+
+    def connect(
+        self, impl: Implementation, host: str, credentials: Credentials, tls_cert_pem: str | None
+    ) -> NodeRPC:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class SyncError(Exception):
+    """A sync that made progress but must be retried (its message is safe to log)."""
+
+
+class Controller:
+    """Reconciles BitcoinNetworks into a Service, a StatefulSet and a connected mesh.
+
+    Built from informers handed in by the caller, as sample-controller's
+    ``NewController`` is, so that tests can seed the informers' indexers
+    directly and call :meth:`sync_handler` without any watch traffic.
+    """
+
+    def __init__(
+        self,
+        clientset: Interface,
+        network_informer: Any,
+        statefulset_informer: Any,
+        service_informer: Any,
+        pod_informer: Any,
+        recorder: EventRecorder,
+        rpc_connector: RPCConnector,
+        *,
+        default_images: dict[str, str] | None = None,
+        rate_limiter: workqueue.RateLimiter | None = None,
+        rpc_pool_size: int = 16,
+        clock: Clock = REAL_CLOCK,
+    ) -> None:
+        self.clientset = clientset
+        self.recorder = recorder
+        self.rpc_connector = rpc_connector
+        self.default_images = dict(default_images or {})
+        self.clock = clock
+
+        self.networks_lister = network_informer.lister()
+        self.statefulsets_lister = statefulset_informer.lister()
+        self.services_lister = service_informer.lister()
+        self.pods_lister = pod_informer.lister()
+        self._informers_synced = [
+            network_informer.informer().has_synced,
+            statefulset_informer.informer().has_synced,
+            service_informer.informer().has_synced,
+            pod_informer.informer().has_synced,
+        ]
+        self.workqueue = workqueue.RateLimitingQueue(
+            rate_limiter or workqueue.default_controller_rate_limiter(), name="bitcoinnetworks", clock=clock
+        )
+        self._rpc_pool = ThreadPoolExecutor(max_workers=rpc_pool_size, thread_name_prefix="rpc")
+        self._mesh_memory = MeshMemory()
+        self._in_flight: dict[int, tuple[str, float]] = {}
+        self._in_flight_lock = threading.Lock()
+
+        network_informer.informer().add_event_handler(
+            cache.ResourceEventHandlerFuncs(
+                on_add=self.enqueue_network,
+                on_update=lambda old, new: self.enqueue_network(new),
+                on_delete=self._network_deleted,
+            )
+        )
+        owned = cache.ResourceEventHandlerFuncs(
+            on_add=self.handle_object,
+            on_update=self._handle_owned_update,
+            on_delete=self.handle_object,
+        )
+        statefulset_informer.informer().add_event_handler(owned)
+        service_informer.informer().add_event_handler(owned)
+        pod_informer.informer().add_event_handler(
+            cache.ResourceEventHandlerFuncs(
+                on_add=self.handle_pod,
+                on_update=self._handle_pod_update,
+                on_delete=self.handle_pod,
+            )
+        )
+
+    # -- event handlers: translate events into keys ------------------------------
+
+    def enqueue_network(self, obj: Any) -> None:
+        """Put the network's ``namespace/name`` key on the queue (never the object)."""
+        try:
+            key = cache.meta_namespace_key_func(obj)
+        except Exception as err:  # an object without metadata is a bug upstream; drop it
+            log.error("cannot compute key", error=str(err))
+            return
+        self.workqueue.add(key)
+
+    def _network_deleted(self, obj: Any) -> None:
+        if isinstance(obj, cache.DeletedFinalStateUnknown):
+            obj = obj.obj
+        if isinstance(obj, dict):
+            metrics.forget_network(metav1.get_namespace(obj), metav1.get_name(obj))
+
+    @staticmethod
+    def _unwrap(obj: Any) -> dict | None:
+        if isinstance(obj, cache.DeletedFinalStateUnknown):
+            obj = obj.obj
+        return obj if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict) else None
+
+    def _handle_owned_update(self, old: Any, new: Any) -> None:
+        # A periodic resync delivers unchanged objects; their owner is resynced
+        # on its own, so skip them (sample-controller compares resourceVersions).
+        if metav1.get_resource_version(old) == metav1.get_resource_version(new):
+            return
+        self.handle_object(new)
+
+    def handle_object(self, obj: Any) -> None:
+        """Enqueue the network that controls a StatefulSet or Service (tombstones unwrapped)."""
+        obj = self._unwrap(obj)
+        if obj is None:
+            return
+        ref = metav1.get_controller_of(obj)
+        if not ref or ref.get("kind") != api.KIND or not str(ref.get("apiVersion", "")).startswith(api.GROUP + "/"):
+            return
+        self._enqueue_owner(metav1.get_namespace(obj), ref)
+
+    def _enqueue_owner(self, namespace: str, ref: dict) -> None:
+        try:
+            network = self.networks_lister.bitcoin_networks(namespace).get(ref.get("name", ""))
+        except errors.NotFoundError:
+            return  # orphaned: its network is gone and garbage collection will follow
+        if metav1.get_uid(network) != ref.get("uid"):
+            return  # a new network with the same name does not own the old objects
+        self.enqueue_network(network)
+
+    def _handle_pod_update(self, old: Any, new: Any) -> None:
+        if metav1.get_resource_version(old) == metav1.get_resource_version(new):
+            return
+        self.handle_pod(new)
+
+    def handle_pod(self, obj: Any) -> None:
+        """Pods are owned by the StatefulSet, which is owned by the network: follow both links."""
+        pod = self._unwrap(obj)
+        if pod is None:
+            return
+        ref = metav1.get_controller_of(pod)
+        if not ref or ref.get("kind") != "StatefulSet":
+            return
+        namespace = metav1.get_namespace(pod)
+        try:
+            sts = self.statefulsets_lister.stateful_sets(namespace).get(ref.get("name", ""))
+        except errors.NotFoundError:
+            return
+        owner = metav1.get_controller_of(sts)
+        if owner and owner.get("kind") == api.KIND:
+            self._enqueue_owner(namespace, owner)
+
+    # -- running -------------------------------------------------------------------
+
+    def run(self, workers: int, stop_event: threading.Event, drain_timeout: float = 20.0) -> None:
+        """Wait for the caches, run ``workers`` worker threads until ``stop_event`` is set.
+
+        On stop the queue is shut down with drain: no new work is taken, and
+        syncs already running get ``drain_timeout`` seconds to finish before
+        the drain is cut short.
+        """
+        log.info("starting controller", workers=workers)
+        if not cache.wait_for_cache_sync(stop_event, *self._informers_synced):
+            raise RuntimeError("failed to wait for caches to sync")
+        log.info("caches synced; starting workers")
+        threads = [
+            threading.Thread(target=self._run_worker, args=(stop_event,), name=f"worker-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in threads:
+            t.start()
+        stop_event.wait()
+        log.info("shutting down workers")
+        cut_short = threading.Timer(drain_timeout, self.workqueue.shut_down)
+        cut_short.daemon = True
+        cut_short.start()
+        self.workqueue.shut_down_with_drain()
+        cut_short.cancel()
+        for t in threads:
+            t.join()
+        self._rpc_pool.shutdown(wait=True, cancel_futures=True)
+        log.info("controller stopped")
+
+    def _run_worker(self, stop_event: threading.Event) -> None:
+        # until() restarts the loop a second after it returns unexpectedly,
+        # like wait.Until in Go, while the queue is still running.
+        until(self._worker_loop, 1.0, stop_event, clock=self.clock)
+
+    def _worker_loop(self) -> None:
+        while self.process_next_work_item():
+            pass
+
+    def process_next_work_item(self) -> bool:
+        """Take one key, sync it, and tell the queue how it went. False once shut down."""
+        key, shutdown = self.workqueue.get()
+        if shutdown:
+            return False
+        ident = threading.get_ident()
+        with self._in_flight_lock:
+            self._in_flight[ident] = (key, self.clock.now())
+        start = self.clock.now()
+        try:
+            requeue_after = self.sync_handler(key)
+        except Exception as err:
+            self.workqueue.add_rate_limited(key)
+            metrics.observe_sync("error", self.clock.since(start))
+            log.warning(
+                "sync failed; requeued with backoff",
+                key=key,
+                error=str(err),
+                retries=self.workqueue.num_requeues(key),
+                exc_info=not isinstance(err, (SyncError, errors.StatusError)),
+            )
+        else:
+            self.workqueue.forget(key)
+            metrics.observe_sync("success", self.clock.since(start))
+            if requeue_after is not None:
+                self.workqueue.add_after(key, requeue_after)
+        finally:
+            self.workqueue.done(key)
+            with self._in_flight_lock:
+                self._in_flight.pop(ident, None)
+        return True
+
+    def stuck_syncs(self, limit: float = STUCK_SYNC_SECONDS) -> list[str]:
+        """Keys whose sync has been running longer than ``limit`` (for /healthz)."""
+        now = self.clock.now()
+        with self._in_flight_lock:
+            return [key for key, started in self._in_flight.values() if now - started > limit]
+
+    def caches_synced(self) -> bool:
+        return all(fn() for fn in self._informers_synced)
+
+    # -- the sync --------------------------------------------------------------------
+
+    def sync_handler(self, key: str) -> float | None:
+        """Bring one network one step closer to its spec; return a requeue delay or None.
+
+        Raises to have the key retried with backoff.
+        """
+        namespace, name = cache.split_meta_namespace_key(key)
+        logger = log.bind(key=key, namespace=namespace, network=name)
+        try:
+            network = self.networks_lister.bitcoin_networks(namespace).get(name)
+        except errors.NotFoundError:
+            # Deleted: garbage collection removes what it owned.
+            logger.debug("network no longer exists")
+            metrics.forget_network(namespace, name)
+            return None
+        if metav1.get_deletion_timestamp(network):
+            logger.debug("network is being deleted")
+            return None
+        return _Sync(self, network, logger).run()
+
+    # -- helpers used by _Sync -----------------------------------------------------
+
+    def image_for(self, impl: Implementation, spec: api.BitcoinNetworkSpec) -> str:
+        return spec.image or self.default_images.get(impl.name) or impl.default_image
+
+
+class _Sync:
+    """One sync of one network, as straight-line steps (sample-controller's syncHandler)."""
+
+    def __init__(self, controller: Controller, network: dict, logger: Any) -> None:
+        self.c = controller
+        self.network = network
+        self.log = logger
+        self.namespace = metav1.get_namespace(network)
+        self.name = metav1.get_name(network)
+        self.generation = metav1.get_generation(network)
+        self.old_status = network.get("status") or {}
+        self.conditions = ConditionSet(self.old_status.get("conditions"), self.generation, controller.clock.wall())
+        self.status: dict[str, Any] = {k: v for k, v in self.old_status.items() if k == "rpcCertificate"}
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        self.c.recorder.event(self.network, type_, reason, message)
+
+    def run(self) -> float | None:
+        spec = api.BitcoinNetworkSpec.from_dict(self.network.get("spec") or {})
+        problems = api.validate(spec)
+        impl = get_implementation(spec.implementation) if not problems else None
+        if problems or impl is None:
+            message = "; ".join(problems)
+            self.event(ev.WARNING, ev.INVALID_SPEC, message)
+            self.fail_all(ev.INVALID_SPEC, message)
+            self.write_status([])
+            return None  # nothing to retry: a new generation of the spec triggers a sync
+
+        service = self.ensure_service(impl)
+        try:
+            credentials = read_credentials(self.c.clientset, self.namespace, spec.secret)
+        except CredentialsError as err:
+            self.event(ev.WARNING, err.reason, err.message)
+            self.fail_all(err.reason, err.message)
+            self.write_status(self.observe_pods())
+            raise SyncError(err.message) from None
+        cert_pem = self.ensure_tls(impl) if impl.uses_tls else None
+        sts = self.ensure_statefulset(impl, spec)
+        del service, sts
+
+        nodes = self.observe_pods()
+        instances = {n.ordinal: n.instance for n in nodes}
+        result = reconcile_mesh(
+            nodes,
+            instances,
+            lambda node: self.c.rpc_connector.connect(impl, node.ip, credentials, cert_pem),
+            self.c._rpc_pool,
+            P2P_PORT,
+            self.c._mesh_memory,
+            describe_error=_describe_rpc_error,
+        )
+        if result.added:
+            self.event(ev.NORMAL, ev.PEERS_ADDED, _peer_message("Added", nodes, "added"))
+        if result.removed:
+            self.event(ev.NORMAL, ev.PEERS_REMOVED, _peer_message("Removed", nodes, "removed"))
+
+        converged = self.set_conditions(spec, nodes, result.errors)
+        was_converged = _all_true(self.old_status.get("conditions"))
+        self.write_status(nodes)
+        metrics.set_network(self.namespace, self.name, spec.nodes, self.status)
+        if result.errors:
+            message = "; ".join(result.errors)
+            self.event(ev.WARNING, ev.RPC_ERROR, message)
+            raise SyncError(f"RPC failed for {message}")
+        if converged and not was_converged:
+            self.event(ev.NORMAL, ev.SYNCED, ev.MESSAGE_SYNCED)
+        if not converged and any(n.rpc_ok for n in nodes):
+            return POLL_INTERVAL
+        return None
+
+    # -- owned objects ---------------------------------------------------------------
+
+    def check_owned(self, obj: dict, kind: str) -> None:
+        if not metav1.is_controlled_by(obj, self.network):
+            message = f'{kind} "{metav1.get_name(obj)}" already exists and is not managed by this BitcoinNetwork'
+            self.event(ev.WARNING, ev.ERR_RESOURCE_EXISTS, message)
+            self.fail_all(ev.ERR_RESOURCE_EXISTS, message)
+            self.write_status([])
+            raise SyncError(message)
+
+    def ensure_service(self, impl: Implementation) -> dict:
+        desired = resources.new_service(self.network, impl)
+        name = desired["metadata"]["name"]
+        try:
+            actual = self.c.services_lister.services(self.namespace).get(name)
+        except errors.NotFoundError:
+            created = self.c.clientset.core_v1().services(self.namespace).create(desired)
+            self.event(ev.NORMAL, ev.SERVICE_CREATED, f'Created headless Service "{name}"')
+            return created
+        self.check_owned(actual, "Service")
+        drift = resources.owned_fields_differ(desired["spec"], actual.get("spec", {}), "spec") or \
+            resources.owned_fields_differ(desired["metadata"]["labels"], metav1.get_labels(actual), "metadata.labels")
+        if not drift:
+            return actual
+        updated = metav1.deep_copy(actual)
+        updated["spec"].update(desired["spec"])
+        updated["metadata"]["labels"] = {**metav1.get_labels(actual), **desired["metadata"]["labels"]}
+        result = self.c.clientset.core_v1().services(self.namespace).update(updated)
+        self.event(ev.NORMAL, ev.SERVICE_UPDATED, f'Corrected drift in Service "{name}" at {drift}')
+        return result
+
+    def ensure_tls(self, impl: Implementation) -> str:
+        """Provision btcd's RPC certificate once; return the PEM the controller pins.
+
+        The controller may create Secrets but never read them, so it keeps
+        the public certificate in the network's status.  The Secret is
+        created first and the status written right after; if the Secret
+        exists but the status has no certificate (a crash between the two
+        steps, or someone else's Secret), the controller cannot learn the
+        certificate and says so -- deleting the Secret lets it start over.
+        """
+        from ..bitcoin import certs
+
+        pem = self.old_status.get("rpcCertificate")
+        if pem:
+            return pem
+        cert_pem, key_pem = certs.generate_self_signed_cert(common_name=f"{self.name}.{self.namespace}")
+        secret = resources.new_tls_secret(self.network, cert_pem, key_pem)
+        secret_name = secret["metadata"]["name"]
+        try:
+            self.c.clientset.core_v1().secrets(self.namespace).create(secret)
+        except errors.AlreadyExistsError:
+            message = (
+                f'Secret "{secret_name}" exists but its certificate is not recorded in this network\'s status; '
+                "delete the Secret to have a new certificate issued"
+            )
+            self.event(ev.WARNING, ev.TLS_SECRET_UNKNOWN, message)
+            raise SyncError(message) from None
+        self.event(ev.NORMAL, ev.TLS_SECRET_CREATED, f'Created RPC certificate Secret "{secret_name}"')
+        pem = cert_pem.decode("ascii")
+        self.status["rpcCertificate"] = pem
+        self._write_certificate(pem)
+        return pem
+
+    def _write_certificate(self, pem: str) -> None:
+        client = self.c.clientset.bitcoincontroller_v1().bitcoin_networks(self.namespace)
+        network = metav1.deep_copy(self.network)
+        for _ in range(5):
+            network.setdefault("status", {})["rpcCertificate"] = pem
+            try:
+                self.network = client.update_status(network)
+                self.old_status = self.network.get("status") or {}
+                return
+            except errors.ConflictError:
+                network = client.get(self.name)
+        raise SyncError("could not record the RPC certificate in the status after 5 conflicts")
+
+    def ensure_statefulset(self, impl: Implementation, spec: api.BitcoinNetworkSpec) -> dict:
+        desired = resources.new_statefulset(
+            self.network,
+            impl,
+            replicas=spec.nodes,
+            image=self.c.image_for(impl, spec),
+            secret_name=spec.secret,
+            resources=spec.resources,
+        )
+        name = desired["metadata"]["name"]
+        client = self.c.clientset.apps_v1().stateful_sets(self.namespace)
+        try:
+            actual = self.c.statefulsets_lister.stateful_sets(self.namespace).get(name)
+        except errors.NotFoundError:
+            created = client.create(desired)
+            self.event(ev.NORMAL, ev.STATEFULSET_CREATED, f'Created StatefulSet "{name}" with {spec.nodes} node(s)')
+            return created
+        self.check_owned(actual, "StatefulSet")
+        actual_spec = actual.get("spec", {})
+        old_replicas = actual_spec.get("replicas")
+        template_drift = resources.owned_fields_differ(
+            desired["spec"]["template"], actual_spec.get("template", {}), "spec.template"
+        ) or _resources_drift(desired, actual)
+        if old_replicas == spec.nodes and not template_drift:
+            return actual
+        updated = metav1.deep_copy(actual)
+        updated["spec"]["replicas"] = spec.nodes
+        if template_drift:
+            updated["spec"]["template"] = desired["spec"]["template"]
+        result = client.update(updated)
+        if old_replicas != spec.nodes:
+            self.event(ev.NORMAL, ev.SCALED, f'Scaled StatefulSet "{name}" from {old_replicas} to {spec.nodes} node(s)')
+        if template_drift:
+            self.event(ev.NORMAL, ev.STATEFULSET_UPDATED, f'Updated the pod template of "{name}" ({template_drift})')
+        return result
+
+    # -- observing ---------------------------------------------------------------------
+
+    def observe_pods(self) -> list[NodeObservation]:
+        """The network's wanted pods as node observations (ordinals below ``spec.nodes``)."""
+        selector = labels.selector_from_set(resources.selector_labels(self.name))
+        wanted = int((self.network.get("spec") or {}).get("nodes") or 0)
+        service = resources.service_name(self.name)
+        nodes = []
+        for pod in self.c.pods_lister.pods(self.namespace).list(selector):
+            ordinal = resources.ordinal_of(pod, self.name)
+            if ordinal is None or ordinal >= wanted or metav1.get_deletion_timestamp(pod):
+                continue
+            status = pod.get("status") or {}
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
+            )
+            node = NodeObservation(
+                ordinal=ordinal,
+                pod_name=metav1.get_name(pod),
+                ip=status.get("podIP") or "",
+                node_name=(pod.get("spec") or {}).get("nodeName") or "",
+                pod_ready=ready and bool(status.get("podIP")),
+                dns_name=f"{metav1.get_name(pod)}.{service}.{self.namespace}.svc.cluster.local",
+            )
+            restarts = sum(int(cs.get("restartCount") or 0) for cs in status.get("containerStatuses") or [])
+            node.instance = f"{metav1.get_uid(pod)}/{restarts}"
+            nodes.append(node)
+        return sorted(nodes, key=lambda n: n.ordinal)
+
+    # -- status ------------------------------------------------------------------------
+
+    def fail_all(self, reason: str, message: str) -> None:
+        self.conditions.set(READY, False, reason, message)
+        self.conditions.set(CONNECTED, None, reason, message)
+        self.conditions.set(SYNCED, None, reason, message)
+
+    def set_conditions(self, spec: api.BitcoinNetworkSpec, nodes: list[NodeObservation], rpc_errors: list[str]) -> bool:
+        ready = [n for n in nodes if n.pod_ready]
+        if len(ready) == spec.nodes:
+            self.conditions.set(READY, True, "AllNodesReady", f"{len(ready)}/{spec.nodes} nodes ready")
+        else:
+            self.conditions.set(READY, False, "NodesNotReady", f"{len(ready)}/{spec.nodes} nodes ready")
+        if rpc_errors:
+            message = "; ".join(rpc_errors)
+            self.conditions.set(CONNECTED, None, ev.RPC_ERROR, message)
+            self.conditions.set(SYNCED, None, ev.RPC_ERROR, message)
+            return False
+        graph = peer_graph(nodes, P2P_PORT)
+        connected, why = is_connected(graph)
+        if connected:
+            self.conditions.set(CONNECTED, True, "PeersConnected", f"{len(graph)} ready node(s) form one peer graph")
+        else:
+            self.conditions.set(CONNECTED, False, "PeersMissing", why)
+        tips = {n.best_block_hash for n in ready if n.best_block_hash}
+        heights = sorted({n.blocks for n in ready if n.blocks is not None})
+        if len(tips) <= 1:
+            self.conditions.set(SYNCED, True, "SameBestBlock", f"all ready nodes at height {heights[-1] if heights else 0}")
+        else:
+            self.conditions.set(
+                SYNCED, False, "BestBlocksDiffer", f"ready nodes are at heights {', '.join(map(str, heights))}"
+            )
+        return all(c["status"] == "True" for c in self.conditions.conditions)
+
+    def write_status(self, nodes: list[NodeObservation]) -> None:
+        """Write the status subresource if, and only if, it changed."""
+        ready = [n for n in nodes if n.pod_ready]
+        heights = [n.blocks for n in ready if n.blocks is not None]
+        status = dict(self.status)
+        status.update(
+            {
+                "observedGeneration": self.generation,
+                "readyNodes": len(ready),
+                "bestHeight": max(heights) if heights else 0,
+                "nodes": node_entries(nodes),
+                "conditions": self.conditions.conditions,
+            }
+        )
+        if "rpcCertificate" in self.old_status and "rpcCertificate" not in status:
+            status["rpcCertificate"] = self.old_status["rpcCertificate"]
+        self.status = status
+        if status == self.old_status:
+            return
+        updated = metav1.deep_copy(self.network)
+        updated["status"] = status
+        self.network = self.c.clientset.bitcoincontroller_v1().bitcoin_networks(self.namespace).update_status(updated)
+        self.old_status = status
+
+
+def _resources_drift(desired: dict, actual: dict) -> str | None:
+    """Resource requirements compared both ways (removing them is drift too)."""
+    def res(obj: dict) -> dict:
+        containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or [{}]
+        return containers[0].get("resources") or {}
+
+    want, got = res(desired), res(actual)
+    for kind in ("limits", "requests"):
+        w, g = want.get(kind) or {}, got.get(kind) or {}
+        if set(w) != set(g) or any(
+            resources.parse_quantity(w[k]) != resources.parse_quantity(g[k]) for k in w
+        ):
+            return f"spec.template.spec.containers[0].resources.{kind}"
+    return None
+
+
+def _all_true(conditions: list[dict] | None) -> bool:
+    wanted = {READY, CONNECTED, SYNCED}
+    seen = {c.get("type") for c in conditions or [] if c.get("status") == "True"}
+    return wanted <= seen
+
+
+def _peer_message(verb: str, nodes: list[NodeObservation], attr: str) -> str:
+    parts = [f"node {n.ordinal}: {', '.join(getattr(n, attr))}" for n in nodes if getattr(n, attr)]
+    return f"{verb} peers on " + "; ".join(parts)
+
+
+def _describe_rpc_error(err: BaseException) -> str:
+    """A short, credential-free description of an RPC failure."""
+    return f"{type(err).__name__}: {err}"
+

@@ -1,0 +1,154 @@
+"""What differs between the bitcoin daemons a network can run.
+
+A :class:`Implementation` knows the daemon's default image, its ports, the
+container command line, the readiness probe and whether its RPC needs TLS.
+The controller and the RPC client ask it instead of branching on names.
+
+* **bitcoind** (Bitcoin Core): regtest RPC on 18443, P2P on 18444.  Options are
+  passed as flags, which apply to the selected chain without a ``[regtest]``
+  config section.  RPC binds to all addresses and allows any source; the
+  NetworkPolicy example narrows who may connect.
+* **btcd**: regtest RPC on 18334, P2P on 18444.  btcd refuses plain-text RPC
+  unless it listens on loopback only, so its pods get a per-network
+  certificate mounted from the ``<network>-rpc-tls`` Secret, and the
+  controller pins that certificate when it connects.
+
+Credentials reach the daemon as ``$(BC_RPC_USER)``/``$(BC_RPC_PASSWORD)``
+references that the kubelet expands from the container environment (filled
+from the network's Secret).  The pod spec therefore never contains a
+credential, only the reference; the expanded values are visible to processes
+inside the pod, which hold the Secret anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Implementation",
+    "BITCOIND",
+    "BTCD",
+    "IMPLEMENTATIONS",
+    "P2P_PORT",
+    "DATA_DIR",
+    "TLS_DIR",
+    "REGTEST_MINING_ADDRESS",
+    "get_implementation",
+]
+
+#: P2P port of regtest in both implementations.
+P2P_PORT = 18444
+#: Where the chain lives inside the container (an emptyDir volume).
+DATA_DIR = "/data"
+#: Where btcd finds its RPC certificate and key (the TLS Secret's volume).
+TLS_DIR = "/etc/btcd/tls"
+
+#: A valid regtest P2PKH address that btcd pays block rewards to when a test
+#: mines with ``generate``.  Nobody holds its key; regtest coins are worthless.
+REGTEST_MINING_ADDRESS = "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn"
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One bitcoin daemon implementation and how to run it in a pod."""
+
+    name: str
+    default_image: str
+    rpc_port: int
+    uses_tls: bool
+    rpc_dialect: str
+
+    def command(self) -> list[str]:
+        if self.name == "btcd":
+            return ["btcd"]
+        return ["bitcoind"]
+
+    def args(self) -> list[str]:
+        """The daemon's flags; ``$(VAR)`` references are expanded by the kubelet."""
+        if self.name == "btcd":
+            return [
+                "--regtest",
+                f"--listen=$(POD_IP):{P2P_PORT}",
+                f"--rpclisten=$(POD_IP):{self.rpc_port}",
+                "--rpcuser=$(BC_RPC_USER)",
+                "--rpcpass=$(BC_RPC_PASSWORD)",
+                f"--rpccert={TLS_DIR}/tls.crt",
+                f"--rpckey={TLS_DIR}/tls.key",
+                f"--datadir={DATA_DIR}/chain",
+                f"--logdir={DATA_DIR}/logs",
+                # Every pod-to-pod connection may come from one source address
+                # (a node's IP in a flat network, 127.0.0.1 on the local
+                # cluster); banning by IP would cut the whole mesh off.
+                "--nobanning",
+                "--nostalldetect",
+                f"--miningaddr={REGTEST_MINING_ADDRESS}",
+            ]
+        return [
+            "-regtest",
+            "-server",
+            "-listen",
+            f"-port={P2P_PORT}",
+            f"-rpcport={self.rpc_port}",
+            "-rpcbind=0.0.0.0",
+            "-rpcallowip=0.0.0.0/0",
+            "-rpcuser=$(BC_RPC_USER)",
+            "-rpcpassword=$(BC_RPC_PASSWORD)",
+            f"-datadir={DATA_DIR}",
+            "-printtoconsole",
+            "-txindex",
+            "-fallbackfee=0.0002",
+            # Same reason as btcd's --nobanning: peers may share a source IP.
+            "-whitelist=noban@0.0.0.0/0",
+        ]
+
+    def readiness_probe(self) -> dict[str, Any]:
+        """A probe that passes only once the RPC server accepts connections.
+
+        bitcoind images have a shell, so the probe makes a real authenticated
+        call.  The btcd image is distroless (no shell to expand credentials),
+        so the probe checks that the TLS RPC listener accepts connections; the
+        controller's own RPC calls then confirm each node before it counts in
+        the mesh.
+        """
+        if self.name == "btcd":
+            handler: dict[str, Any] = {"tcpSocket": {"port": "rpc"}}
+        else:
+            handler = {
+                "exec": {
+                    "command": [
+                        "/bin/sh",
+                        "-c",
+                        'bitcoin-cli -regtest -rpcport=%d -rpcuser="$BC_RPC_USER" '
+                        '-rpcpassword="$BC_RPC_PASSWORD" getblockchaininfo >/dev/null'
+                        % self.rpc_port,
+                    ]
+                }
+            }
+        return {**handler, "initialDelaySeconds": 1, "periodSeconds": 2, "timeoutSeconds": 5,
+                "failureThreshold": 3, "successThreshold": 1}
+
+
+BITCOIND = Implementation(
+    name="bitcoind",
+    default_image="ghcr.io/bitcoin-controller/bitcoind:30.2",
+    rpc_port=18443,
+    uses_tls=False,
+    rpc_dialect="bitcoind",
+)
+BTCD = Implementation(
+    name="btcd",
+    default_image="ghcr.io/bitcoin-controller/btcd:v0.24.2",
+    rpc_port=18334,
+    uses_tls=True,
+    rpc_dialect="btcd",
+)
+IMPLEMENTATIONS: dict[str, Implementation] = {i.name: i for i in (BITCOIND, BTCD)}
+
+
+def get_implementation(name: str) -> Implementation:
+    """The implementation called ``name``; ``ValueError`` if there is none."""
+    try:
+        return IMPLEMENTATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown implementation {name!r}") from None

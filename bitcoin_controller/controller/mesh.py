@@ -1,0 +1,180 @@
+"""Connecting a network's nodes to each other over JSON-RPC.
+
+On every sync -- not only when the node list changed, which is what left the
+original controller's meshes half-built -- each ready node is asked for its
+chain tip, its peers and its added-node list; every other ready node's P2P
+address that is missing is added with ``addnode add``, and every address of a
+node that is gone is removed with ``addnode remove``.  The calls for
+different nodes run in parallel on a bounded thread pool, each with the RPC
+client's connect and read timeouts, so one hung daemon costs one timeout, not
+one worker forever.
+
+Cost per sync, for ``n`` ready nodes: 3 read calls per node
+(``getblockchaininfo``, ``getaddednodeinfo``, ``getpeerinfo``), i.e. ``3n``
+round trips in steady state, spread over the pool; plus one ``addnode`` per
+missing or stale address, at most ``n - 1`` per node when a network forms.
+
+btcd lists only *connected* added peers, so an address added moments ago is
+invisible until its connection is up, and adding it again would queue a
+second persistent connection request.  For such dialects the controller
+remembers what it added to each daemon instance (pod UID and restart count)
+and does not re-add it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..bitcoin.results import BlockchainInfo, PeerInfo
+from .status import NodeObservation
+
+__all__ = ["NodeRPC", "MeshMemory", "MeshResult", "normalise_address", "reconcile_mesh"]
+
+
+class NodeRPC(Protocol):
+    """The RPC calls the mesh needs from one node, dialect already handled."""
+
+    #: True when ``added_node_addresses`` also lists peers that are not yet connected.
+    lists_pending_adds: bool
+
+    def get_blockchain_info(self) -> BlockchainInfo: ...
+
+    def get_peer_info(self) -> list[PeerInfo]: ...
+
+    def added_node_addresses(self) -> list[str]: ...
+
+    def add_node(self, address: str) -> None: ...
+
+    def remove_node(self, address: str) -> None: ...
+
+
+def normalise_address(address: str, default_port: int) -> str:
+    """``ip`` or ``ip:port`` (or ``[v6]:port``) as ``ip:port``."""
+    if address.startswith("["):
+        return address if "]:" in address else f"{address}:{default_port}"
+    if address.count(":") == 1:
+        return address
+    if ":" in address:  # bare IPv6
+        return f"[{address}]:{default_port}"
+    return f"{address}:{default_port}"
+
+
+class MeshMemory:
+    """Addresses the controller added to each daemon instance (see module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._added: dict[str, set[str]] = {}
+
+    def added(self, instance: str) -> set[str]:
+        with self._lock:
+            return set(self._added.get(instance, ()))
+
+    def remember(self, instance: str, address: str) -> None:
+        with self._lock:
+            self._added.setdefault(instance, set()).add(address)
+
+    def forget(self, instance: str, address: str | None = None) -> None:
+        with self._lock:
+            if address is None:
+                self._added.pop(instance, None)
+            else:
+                self._added.get(instance, set()).discard(address)
+
+    def retain(self, instances: Iterable[str]) -> None:
+        """Drop memories of daemon instances that no longer exist."""
+        keep = set(instances)
+        with self._lock:
+            for instance in list(self._added):
+                if instance not in keep:
+                    del self._added[instance]
+
+
+@dataclass
+class MeshResult:
+    nodes: list[NodeObservation]
+    added: int
+    removed: int
+    errors: list[str]
+
+
+def _observe(
+    node: NodeObservation,
+    instance: str,
+    rpc: NodeRPC,
+    wanted: set[str],
+    p2p_port: int,
+    memory: MeshMemory,
+) -> None:
+    """Read one node and bring its added-node list to ``wanted``; fills ``node``."""
+    info = rpc.get_blockchain_info()
+    node.blocks = info.blocks
+    node.best_block_hash = info.best_block_hash
+    own = f"{node.ip}:{p2p_port}"
+    present = {normalise_address(a, p2p_port) for a in rpc.added_node_addresses()}
+    if not rpc.lists_pending_adds:
+        remembered = memory.added(instance)
+        present |= remembered & wanted
+    for address in sorted(wanted - present - {own}):
+        rpc.add_node(address)
+        memory.remember(instance, address)
+        node.added.append(address)
+    # The controller owns its daemons' added-node lists: anything on the list
+    # that is not a ready peer is a node that was deleted, re-created with a
+    # new IP, or scaled away.
+    for address in sorted(present - wanted - {own}):
+        rpc.remove_node(address)
+        memory.forget(instance, address)
+        node.removed.append(address)
+    peers = rpc.get_peer_info()
+    node.peers = len(peers)
+    for peer in peers:
+        if peer.inbound:
+            node.inbound_peer_ips.add(peer.address.rsplit(":", 1)[0].strip("[]"))
+        else:
+            node.outbound_peers.add(normalise_address(peer.address, p2p_port))
+
+
+def reconcile_mesh(
+    nodes: list[NodeObservation],
+    instances: dict[int, str],
+    connect: Callable[[NodeObservation], NodeRPC],
+    executor: Executor,
+    p2p_port: int,
+    memory: MeshMemory,
+    describe_error: Callable[[BaseException], str] = str,
+) -> MeshResult:
+    """Read every ready node and connect the ready nodes to each other.
+
+    ``instances`` maps ordinal to a daemon-instance id for :class:`MeshMemory`.
+    A node whose RPC fails gets ``rpc_error`` set; the others are still read
+    and connected, and the errors are returned for the sync to report.
+    """
+    ready = [n for n in nodes if n.pod_ready and n.ip]
+    wanted_all = {f"{n.ip}:{p2p_port}" for n in ready}
+    futures = {}
+    for node in ready:
+        wanted = wanted_all - {f"{node.ip}:{p2p_port}"}
+        instance = instances.get(node.ordinal, node.pod_name)
+        futures[node.ordinal] = executor.submit(
+            _observe, node, instance, connect(node), wanted, p2p_port, memory
+        )
+    errors: list[str] = []
+    for node in ready:
+        try:
+            futures[node.ordinal].result()
+        except Exception as err:  # each node's failure is reported, the others still count
+            node.rpc_error = describe_error(err)
+            errors.append(f"node {node.ordinal}: {node.rpc_error}")
+    memory.retain(instances.values())
+    return MeshResult(
+        nodes=nodes,
+        added=sum(len(n.added) for n in nodes),
+        removed=sum(len(n.removed) for n in nodes),
+        errors=errors,
+    )
+

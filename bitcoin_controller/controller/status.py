@@ -1,0 +1,193 @@
+"""Observed state of a network: node entries, the peer graph and conditions.
+
+The conditions, in the Kubernetes condition shape (``type``, ``status``,
+``reason``, ``message``, ``lastTransitionTime``, ``observedGeneration``):
+
+``Ready``
+    every wanted node's pod is Ready.
+``Connected``
+    the ready nodes form one connected peer graph in which every node is
+    connected to at least ``min(n - 1, 8)`` of the others, ``n`` being the
+    number of ready nodes.  A literal full mesh is unreachable beyond 9
+    nodes: Bitcoin Core opens at most 8 outbound ``addnode`` connections
+    (``MAX_ADDNODE_CONNECTIONS``), so a node of a larger network may be
+    adjacent to only 8 others plus whoever dialled it.  Edges come from each
+    node's ``getpeerinfo``: an outbound connection names the peer's P2P
+    address; an inbound one names the peer's IP when the network does not
+    rewrite sources.
+``Synced``
+    every ready node reports the same best block hash.
+
+When a node's RPC could not be read, ``Connected`` and ``Synced`` are
+``Unknown``: the controller cannot tell, and says which node failed.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..apimachinery import metav1
+
+__all__ = [
+    "READY",
+    "CONNECTED",
+    "SYNCED",
+    "MAX_ADDNODE_CONNECTIONS",
+    "NodeObservation",
+    "required_degree",
+    "peer_graph",
+    "is_connected",
+    "node_entries",
+    "ConditionSet",
+    "set_condition",
+]
+
+READY = "Ready"
+CONNECTED = "Connected"
+SYNCED = "Synced"
+
+#: Bitcoin Core's limit on outbound connections opened for ``addnode`` entries.
+MAX_ADDNODE_CONNECTIONS = 8
+
+
+@dataclass
+class NodeObservation:
+    """What the controller saw of one node in this sync."""
+
+    ordinal: int
+    pod_name: str
+    ip: str
+    node_name: str
+    pod_ready: bool
+    dns_name: str
+    #: Identifies one run of the daemon (pod UID and restart count), see mesh.MeshMemory.
+    instance: str = ""
+    rpc_error: str | None = None
+    blocks: int | None = None
+    best_block_hash: str | None = None
+    peers: int | None = None
+    outbound_peers: set[str] = field(default_factory=set)  # "ip:port" this node dialled
+    inbound_peer_ips: set[str] = field(default_factory=set)
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def rpc_ok(self) -> bool:
+        return self.pod_ready and self.rpc_error is None and self.blocks is not None
+
+
+def required_degree(ready_nodes: int) -> int:
+    """How many other nodes each ready node must be connected to."""
+    return max(0, min(ready_nodes - 1, MAX_ADDNODE_CONNECTIONS))
+
+
+def peer_graph(nodes: list[NodeObservation], p2p_port: int) -> dict[int, set[int]]:
+    """Undirected adjacency between ready nodes, by ordinal."""
+    ready = [n for n in nodes if n.rpc_ok]
+    by_addr = {f"{n.ip}:{p2p_port}": n.ordinal for n in ready}
+    ips = [n.ip for n in ready]
+    by_ip = {n.ip: n.ordinal for n in ready if ips.count(n.ip) == 1}
+    graph: dict[int, set[int]] = {n.ordinal: set() for n in ready}
+    for node in ready:
+        linked = {by_addr[a] for a in node.outbound_peers if a in by_addr}
+        linked |= {by_ip[ip] for ip in node.inbound_peer_ips if ip in by_ip}
+        linked.discard(node.ordinal)
+        for other in linked:
+            graph[node.ordinal].add(other)
+            graph[other].add(node.ordinal)
+    return graph
+
+
+def is_connected(graph: dict[int, set[int]]) -> tuple[bool, str]:
+    """Whether the graph meets the ``Connected`` definition, and why not."""
+    n = len(graph)
+    if n <= 1:
+        return True, ""
+    need = required_degree(n)
+    short = sorted(o for o, peers in graph.items() if len(peers) < need)
+    if short:
+        return False, f"node(s) {', '.join(map(str, short))} connected to fewer than {need} others"
+    start = next(iter(graph))
+    seen, todo = {start}, [start]
+    while todo:
+        for peer in graph[todo.pop()]:
+            if peer not in seen:
+                seen.add(peer)
+                todo.append(peer)
+    if len(seen) != n:
+        return False, "the peer graph is split into several parts"
+    return True, ""
+
+
+def node_entries(nodes: list[NodeObservation]) -> list[dict[str, Any]]:
+    """The ``status.nodes`` list, ordered by ordinal."""
+    entries = []
+    for n in sorted(nodes, key=lambda n: n.ordinal):
+        entry: dict[str, Any] = {
+            "ordinal": n.ordinal,
+            "ready": n.pod_ready,
+            "ip": n.ip,
+            "nodeName": n.pod_name,
+            "dnsName": n.dns_name,
+        }
+        if n.blocks is not None:
+            entry["blocks"] = n.blocks
+        if n.best_block_hash:
+            entry["bestBlockHash"] = n.best_block_hash
+        if n.peers is not None:
+            entry["peers"] = n.peers
+        entries.append(entry)
+    return entries
+
+
+class ConditionSet:
+    """The conditions being computed for one status write.
+
+    ``lastTransitionTime`` only moves when a condition's status changes, as
+    ``meta.SetStatusCondition`` does in apimachinery; otherwise rewriting the
+    same conditions would make every sync a status write.
+    """
+
+    def __init__(self, previous: list[dict[str, Any]] | None, generation: int, now: datetime.datetime):
+        self._previous = {c.get("type"): c for c in previous or []}
+        self._generation = generation
+        self._now = metav1.format_time(now)
+        self.conditions: list[dict[str, Any]] = []
+
+    def set(self, type_: str, status: bool | None, reason: str, message: str) -> None:
+        value = "Unknown" if status is None else ("True" if status else "False")
+        old = self._previous.get(type_)
+        transition = old.get("lastTransitionTime") if old and old.get("status") == value else None
+        self.conditions = [c for c in self.conditions if c["type"] != type_]
+        self.conditions.append(
+            {
+                "type": type_,
+                "status": value,
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": transition or self._now,
+                "observedGeneration": self._generation,
+            }
+        )
+
+    def get(self, type_: str) -> dict[str, Any] | None:
+        return next((c for c in self.conditions if c["type"] == type_), None)
+
+
+def set_condition(
+    conditions: list[dict[str, Any]],
+    type_: str,
+    status: bool | None,
+    reason: str,
+    message: str,
+    generation: int,
+    now: datetime.datetime,
+) -> list[dict[str, Any]]:
+    """Return ``conditions`` with one condition replaced (transition time kept if unchanged)."""
+    cs = ConditionSet(conditions, generation, now)
+    cs.conditions = [dict(c) for c in conditions if c.get("type") != type_]
+    cs.set(type_, status, reason, message)
+    order = [c.get("type") for c in conditions]
+    return sorted(cs.conditions, key=lambda c: order.index(c["type"]) if c["type"] in order else len(order))
