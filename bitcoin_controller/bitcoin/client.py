@@ -1,0 +1,392 @@
+"""The Bitcoin JSON-RPC client the controller uses to mesh and watch nodes.
+
+It speaks to two node implementations ("dialects") and hides their
+differences from callers:
+
+============================  =========================  ==============================
+question                      Bitcoin Core (bitcoind)    btcd
+============================  =========================  ==============================
+duplicate ``addnode add``     error -23                  error -8 "peer already
+                                                         connected" / "peer exists as
+                                                         a permanent peer"
+``addnode remove`` of an      error -24                  error -8 "peer not found"
+unknown peer
+``getaddednodeinfo``          no argument                leading ``dns`` boolean;
+                                                         ``false`` gives bare strings
+``getnetworkinfo``            yes                        "Command unimplemented":
+                                                         ``getinfo`` instead
+mining on regtest             ``generatetoaddress n a``  ``generate n`` (pays to the
+                                                         node's ``--miningaddr``)
+RPC errors over HTTP          legacy 1.x: HTTP 500/404   HTTP 200 with the error
+                              *with* a JSON body         object
+============================  =========================  ==============================
+
+Requests carry ``"jsonrpc": "1.0"`` as a *string* (Core 28 rejects a
+number with HTTP 400), an ``id`` that the reply must echo, and HTTP basic
+auth.  Every call has a connect and a read timeout: a hung node costs a
+worker at most that long, never forever.  The client holds no per-call
+state, so one instance is safe to share between worker threads.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import json
+import logging
+from typing import Any
+
+from ..utils.clock import REAL_CLOCK, Clock
+from .config import Config
+from .errors import (
+    RPC_CLIENT_NODE_ALREADY_ADDED,
+    RPC_CLIENT_NODE_NOT_ADDED,
+    RPC_IN_WARMUP,
+    RPC_INVALID_PARAMETER,
+    AuthenticationError,
+    BitcoinRPCError,
+    RPCError,
+    RPCProtocolError,
+    RPCWarmingUpError,
+)
+from .metrics import DEFAULT_METRICS, RPCMetrics
+from .results import (
+    AddedNode,
+    BlockchainInfo,
+    NetworkInfo,
+    PeerInfo,
+    parse_added_nodes,
+    parse_blockchain_info,
+    parse_btcd_info,
+    parse_network_info,
+    parse_peer_info,
+)
+from .transport import HTTPTransport, Urllib3Transport
+
+__all__ = [
+    "BitcoinClient",
+    "Dialect",
+    "BTCD_ALREADY_ADDED_MESSAGES",
+    "BTCD_NOT_ADDED_MESSAGES",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_READ_TIMEOUT",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 15.0
+
+# The texts btcd v0.24.2 puts in its -8 replies to addnode (server.go,
+# handling connectNodeMsg / removeNodeMsg).  btcd has no dedicated codes.
+BTCD_ALREADY_ADDED_MESSAGES = frozenset(
+    {"peer already connected", "peer exists as a permanent peer"}
+)
+BTCD_NOT_ADDED_MESSAGES = frozenset({"peer not found"})
+
+# Longest excerpt of an unexpected reply body quoted in an error message.
+_BODY_EXCERPT = 120
+
+
+class Dialect(enum.StrEnum):
+    """Which node implementation the client talks to."""
+
+    BITCOIND = "bitcoind"
+    BTCD = "btcd"
+
+
+class BitcoinClient:
+    """A JSON-RPC client for bitcoind and btcd (the Go original's ``BitcoinClient``).
+
+    ``config`` is the default target; every call may pass another
+    :class:`Config`, so one client serves many nodes.  ``http`` is the
+    :class:`~.transport.HTTPTransport` (a pooled urllib3 transport by
+    default); share one transport between clients to share connections.
+    ``metrics`` receives the duration and outcome of every call.
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        http: HTTPTransport | None = None,
+        dialect: Dialect | str = Dialect.BITCOIND,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        *,
+        metrics: RPCMetrics | None = None,
+        clock: Clock = REAL_CLOCK,
+    ) -> None:
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError(
+                "timeouts must be positive: a call without one can block a worker forever"
+            )
+        self.config = config
+        self.http: HTTPTransport = http if http is not None else Urllib3Transport()
+        self.dialect = Dialect(dialect)
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.metrics = metrics if metrics is not None else DEFAULT_METRICS
+        self._clock = clock
+        # next() on itertools.count is atomic under the GIL: ids stay unique
+        # across threads without a lock.
+        self._ids = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return f"BitcoinClient(dialect={self.dialect.value!r}, config={self.config!r})"
+
+    def with_dialect(self, dialect: Dialect | str) -> BitcoinClient:
+        """A client for another dialect sharing this one's transport, metrics and timeouts."""
+        return BitcoinClient(
+            self.config,
+            self.http,
+            dialect,
+            self.connect_timeout,
+            self.read_timeout,
+            metrics=self.metrics,
+            clock=self._clock,
+        )
+
+    # ------------------------------------------------------------------ raw
+
+    def raw_request(
+        self, method: str, params: list[Any] | None = None, config: Config | None = None
+    ) -> Any:
+        """Call ``method`` with positional ``params`` and return its ``result``.
+
+        Raises a :class:`~.errors.BitcoinRPCError` subclass on any failure; the
+        messages never contain the credentials.
+        """
+        cfg = self._config(config)
+        request_id = next(self._ids)
+        body = json.dumps(
+            {"jsonrpc": "1.0", "id": request_id, "method": method, "params": list(params or [])},
+            separators=(",", ":"),
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Authorization": cfg.authorization(),
+        }
+        start = self._clock.now()
+        error: BitcoinRPCError | None = None
+        try:
+            status, reply = self.http.request(
+                "POST",
+                cfg.url,
+                body,
+                headers,
+                (self.connect_timeout, self.read_timeout),
+                tls=cfg.tls,
+            )
+            return self._decode(method, cfg, request_id, status, reply)
+        except BitcoinRPCError as exc:
+            error = _scrub(exc, cfg)
+            raise
+        finally:
+            elapsed = self._clock.since(start)
+            self.metrics.observe(method, elapsed, error)
+            if error is None:
+                log.debug("bitcoin rpc %s on %s took %.3fs", method, cfg.endpoint, elapsed)
+            else:
+                log.debug(
+                    "bitcoin rpc %s on %s failed after %.3fs: %s",
+                    method,
+                    cfg.endpoint,
+                    elapsed,
+                    error,
+                )
+
+    def _config(self, config: Config | None) -> Config:
+        cfg = config if config is not None else self.config
+        if cfg is None:
+            raise ValueError("no Config given and the client has no default Config")
+        return cfg
+
+    def _decode(self, method: str, cfg: Config, request_id: int, status: int, body: bytes) -> Any:
+        where = f"{method} on {cfg.endpoint}"
+        if status in (401, 403):
+            # Core: 401 with an empty body for bad credentials, 403 for a
+            # method outside -rpcwhitelist.  btcd: 401 with a short text.
+            what = "credentials rejected" if status == 401 else "method forbidden for this user"
+            raise AuthenticationError(f"{where}: HTTP {status}, {what}", status)
+        try:
+            reply = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            if status != 200:
+                raise RPCProtocolError(
+                    f"{where}: HTTP {status} without a JSON-RPC reply{_excerpt(body)}"
+                ) from None
+            raise RPCProtocolError(f"{where}: reply is not valid JSON{_excerpt(body)}") from None
+        if not isinstance(reply, dict):
+            raise RPCProtocolError(
+                f"{where}: reply is a JSON {type(reply).__name__}, not an object"
+            )
+        # Read the error object whatever the HTTP status: legacy JSON-RPC 1.x
+        # (all of Core before 28, and Core 28+ for "1.0" requests) puts RPC
+        # errors in a 500 or 404 response with a JSON body.
+        error = reply.get("error")
+        if error is not None:
+            code, message = _error_fields(error, where)
+            cls = RPCWarmingUpError if code == RPC_IN_WARMUP else RPCError
+            raise cls(code, message, method=method, endpoint=cfg.endpoint)
+        if status != 200:
+            raise RPCProtocolError(f"{where}: HTTP {status} without an error object")
+        if "result" not in reply:
+            raise RPCProtocolError(f"{where}: reply has neither result nor error")
+        if reply.get("id") != request_id:
+            raise RPCProtocolError(
+                f"{where}: reply id {reply.get('id')!r} does not match request id {request_id}"
+            )
+        return reply["result"]
+
+    # --------------------------------------------------------------- typed
+
+    def add_node(self, address: str, config: Config | None = None) -> bool:
+        """``addnode <address> add``: make the node keep a connection to ``address``.
+
+        Returns ``True`` if the node accepted a new entry, ``False`` if it
+        reported the entry as already there -- both are success, so meshing is
+        idempotent.  Pass ``host:port`` (e.g. ``10.0.0.5:18444``): btcd always
+        stores a port, Core stores the string as given, and only an explicit
+        port makes ``get_added_node_info`` report the same text on both.
+
+        btcd caveat: btcd reports "already connected" only for peers it is
+        connected to; adding a peer it is still dialling is accepted again.
+        """
+        try:
+            self.raw_request("addnode", [address, "add"], config)
+        except RPCError as exc:
+            if self._is_already_added(exc):
+                return False
+            raise
+        return True
+
+    def remove_node(self, address: str, config: Config | None = None) -> bool:
+        """``addnode <address> remove``; ``True`` if removed, ``False`` if it was not added.
+
+        Use the address exactly as :meth:`get_added_node_info` reports it (Core
+        matches the string exactly).
+        """
+        try:
+            self.raw_request("addnode", [address, "remove"], config)
+        except RPCError as exc:
+            if self._is_not_added(exc):
+                return False
+            raise
+        return True
+
+    def get_added_node_info(self, config: Config | None = None) -> list[AddedNode]:
+        """The node's added-node list, in one shape for both dialects.
+
+        btcd gets ``dns=true`` so that its reply carries connection state like
+        Core's; a bare-string reply is still understood (``connected=None``).
+        """
+        params: list[Any] = [True] if self.dialect is Dialect.BTCD else []
+        return parse_added_nodes(self.raw_request("getaddednodeinfo", params, config))
+
+    def get_peer_info(self, config: Config | None = None) -> list[PeerInfo]:
+        """The node's connected peers (``getpeerinfo``): the truth about connectivity."""
+        return parse_peer_info(self.raw_request("getpeerinfo", [], config))
+
+    def get_blockchain_info(self, config: Config | None = None) -> BlockchainInfo:
+        """Chain, height and best block hash (``getblockchaininfo``)."""
+        return parse_blockchain_info(self.raw_request("getblockchaininfo", [], config))
+
+    def get_network_info(self, config: Config | None = None) -> NetworkInfo:
+        """Version and connection counts: ``getnetworkinfo`` on Core, ``getinfo`` on btcd.
+
+        btcd has no ``getnetworkinfo``; see :class:`~.results.NetworkInfo` for
+        which fields its ``getinfo`` can fill.
+        """
+        if self.dialect is Dialect.BTCD:
+            return parse_btcd_info(self.raw_request("getinfo", [], config))
+        return parse_network_info(self.raw_request("getnetworkinfo", [], config))
+
+    def get_block_count(self, config: Config | None = None) -> int:
+        """Height of the node's best chain (``getblockcount``)."""
+        result = self.raw_request("getblockcount", [], config)
+        if isinstance(result, bool) or not isinstance(result, int):
+            raise RPCProtocolError(
+                f"getblockcount: expected an integer, got {type(result).__name__}"
+            )
+        return result
+
+    def generate(
+        self, n: int, address: str | None = None, config: Config | None = None
+    ) -> list[str]:
+        """Mine ``n`` blocks on regtest and return their hashes.
+
+        Core: ``generatetoaddress n address`` -- ``address`` is required (Core
+        has had no ``generate`` since 0.19 and needs no wallet for this).
+        btcd: ``generate n`` -- btcd has no RPC to choose the payee and pays
+        the node's ``--miningaddr``, so a given ``address`` is not used there.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+            raise ValueError("n must be a positive integer")
+        if self.dialect is Dialect.BTCD:
+            if address is not None:
+                log.debug("btcd mines to its --miningaddr; ignoring address for generate")
+            result = self.raw_request("generate", [n], config)
+        else:
+            if not address:
+                raise ValueError("bitcoind needs an address for generatetoaddress")
+            result = self.raw_request("generatetoaddress", [n, address], config)
+        if not isinstance(result, list) or not all(isinstance(h, str) for h in result):
+            raise RPCProtocolError("generate: expected a list of block hashes")
+        return result
+
+    # ------------------------------------------------------------ dialect
+
+    def _is_already_added(self, exc: RPCError) -> bool:
+        if self.dialect is Dialect.BTCD:
+            return (
+                exc.code == RPC_INVALID_PARAMETER and exc.rpc_message in BTCD_ALREADY_ADDED_MESSAGES
+            )
+        return exc.code == RPC_CLIENT_NODE_ALREADY_ADDED
+
+    def _is_not_added(self, exc: RPCError) -> bool:
+        if self.dialect is Dialect.BTCD:
+            return exc.code == RPC_INVALID_PARAMETER and exc.rpc_message in BTCD_NOT_ADDED_MESSAGES
+        return exc.code == RPC_CLIENT_NODE_NOT_ADDED
+
+
+def _error_fields(error: Any, where: str) -> tuple[int, str]:
+    if not isinstance(error, dict):
+        raise RPCProtocolError(f"{where}: error member is not an object")
+    code = error.get("code")
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise RPCProtocolError(f"{where}: error object without an integer code")
+    message = error.get("message")
+    return code, message if isinstance(message, str) else ""
+
+
+def _excerpt(body: bytes) -> str:
+    if not body:
+        return " (empty body)"
+    text = body[:_BODY_EXCERPT].decode("utf-8", "replace")
+    text = "".join(ch if ch.isprintable() else " " for ch in text).strip()
+    more = "..." if len(body) > _BODY_EXCERPT else ""
+    return f": {text!r}{more}"
+
+
+def _scrub(exc: BitcoinRPCError, cfg: Config) -> BitcoinRPCError:
+    """Remove anything credential-like from an error's text, in place.
+
+    Our own messages never include credentials, but parts come from outside
+    (a node's error text, a body excerpt, a custom transport's message); a
+    server that echoes the request must not get the password into our logs.
+    """
+    secrets = [s for s in (cfg.password, cfg.authorization().split(" ", 1)[1]) if s]
+    if len(cfg.user) >= 4:  # shorter names would mangle ordinary words
+        secrets.append(cfg.user)
+
+    def clean(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    exc.message = clean(exc.message)
+    exc.args = (exc.message,)
+    if isinstance(exc, RPCError):
+        exc.rpc_message = clean(exc.rpc_message)
+    return exc
