@@ -1,0 +1,24 @@
+"""Prometheus metrics of event recording.
+
+client-go only logs a dropped event; a counter makes the loss visible on
+the controller's ``/metrics`` endpoint, where a steadily rising value means
+the controller produces events faster than the API server takes them.
+The counter lives on the process-wide registry that the work queue metrics
+use (:data:`bitcoin_controller.clientgo.util.workqueue.metrics.REGISTRY`).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+from ...util.workqueue.metrics import REGISTRY
+
+__all__ = ["EVENTS_DROPPED"]
+
+#: ``events_dropped_total``: events a recorder discarded because the
+#: broadcaster's incoming queue (1000 events) was full.
+EVENTS_DROPPED = Counter(
+    "events_dropped",
+    "Events the recorder dropped because the event broadcaster's queue was full.",
+    registry=REGISTRY,
+)
