@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST := $(VENV)/bin/pytest
 STAMP := $(VENV)/.installed
+# scripts/local-cluster needs only the standard library: use the venv if it exists
+CLUSTER_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
 
 .PHONY: help venv test test-unit test-integration lint bench run down cluster-build cluster-up cluster-status clean
 
@@ -36,20 +38,20 @@ test: lint test-unit test-integration ## Everything: lint, unit tests, integrati
 bench: $(STAMP) ## Run the benchmarks in benchmarks/
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-cluster-build: $(STAMP) ## Build the local cluster's components from their Go modules (cached)
+cluster-build: ## Build the local cluster's components from their Go modules (cached)
 	scripts/build-local-cluster
 
 cluster-up: cluster-build ## Start the local cluster (kubeconfig in .local-cluster/kubeconfig)
-	$(PY) scripts/local-cluster up
+	$(CLUSTER_PY) scripts/local-cluster up
 
-cluster-status: $(STAMP)
-	$(PY) scripts/local-cluster status
+cluster-status: ## Which local cluster components run, and the API server URL
+	@$(CLUSTER_PY) scripts/local-cluster status
 
 run: $(STAMP) ## A working bitcoin network on a local cluster, in the foreground
 	$(PY) scripts/run-demo
 
 down: ## Stop the local cluster
-	@if [ -x $(PY) ]; then $(PY) scripts/local-cluster down; fi
+	@$(CLUSTER_PY) scripts/local-cluster down
 
 clean: down ## Remove the venv and local cluster state (Go caches are kept)
 	rm -rf $(VENV) .local-cluster .pytest_cache .ruff_cache
