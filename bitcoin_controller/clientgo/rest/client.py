@@ -1,0 +1,345 @@
+"""The REST client, mirroring client-go's ``rest.RESTClient`` and ``rest.Request``.
+
+Everything the typed clientset does ends here: build a URL, add the headers
+that carry identity (bearer token, impersonation, user agent), send it with
+urllib3 over the process-wide pool (:mod:`.transport`), and turn the answer
+into either decoded JSON or an exception.
+
+Responses are decoded with :func:`json.loads` into plain dicts -- never into
+the ``kubernetes`` package's generated models, whose construction costs
+seconds of CPU per large list (kubernetes-client/python #1231, #1921).
+
+Failures are typed: a non-2xx answer becomes the
+:class:`~bitcoin_controller.apimachinery.errors.StatusError` subclass for the
+server's ``Status`` (``NotFoundError``, ``ConflictError``...), and a request
+that got no answer at all becomes :class:`~.transport.TransportError`.
+Exception messages carry the server's message, the method and the URL, never
+request headers or bodies, so a token cannot leak through a log of errors.
+
+A 429 or 5xx answer with a ``Retry-After`` header is retried after the given
+delay, at most ``Config.max_retries`` times, as client-go's request retry
+does; throttled servers (API Priority and Fairness) rely on this.
+"""
+
+from __future__ import annotations
+
+import http
+import json
+import logging
+import random
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import urllib3
+
+from ...apimachinery import errors
+from ...utils.clock import REAL_CLOCK, Clock
+from .body import encode_json
+from .config import Config
+from .throttle import TokenBucketRateLimiter
+from .transport import CachedFileTokenSource, TransportError, pool_manager_for
+from .watch import StreamWatcher
+
+__all__ = [
+    "RESTClient",
+    "Request",
+    "error_from_response",
+    "random_watch_timeout",
+    "DEFAULT_WATCH_TIMEOUT",
+]
+
+log = logging.getLogger(__name__)
+
+#: The read deadline of a watch sent without ``timeoutSeconds``: the API
+#: server then closes it after a random time in [30, 60) minutes.
+DEFAULT_WATCH_TIMEOUT = 3600.0
+
+_JSON = "application/json"
+
+
+class RESTClient:
+    """``rest.RESTClient``: sends requests to one API server with one identity.
+
+    Thread-safe; one per clientset is enough (the connections underneath are
+    shared process-wide anyway).  ``clock`` drives throttling waits,
+    ``Retry-After`` waits and the token file's re-read period.
+    """
+
+    def __init__(self, config: Config, *, clock: Clock = REAL_CLOCK) -> None:
+        self.config = config
+        self.base_url = _base_url(config)
+        self._clock = clock
+        self._pool = pool_manager_for(config)
+        self._token_file = (
+            CachedFileTokenSource(config.bearer_token_file, clock=clock)
+            if config.bearer_token_file
+            else None
+        )
+        self._throttle = (
+            TokenBucketRateLimiter(config.qps, config.burst or int(config.qps) or 1, clock)
+            if config.qps
+            else None
+        )
+
+    # -- request builders (client.Get().AbsPath(...).Do()) --------------------
+    def verb(self, method: str) -> Request:
+        return Request(self, method.upper())
+
+    def get(self) -> Request:
+        return self.verb("GET")
+
+    def post(self) -> Request:
+        return self.verb("POST")
+
+    def put(self) -> Request:
+        return self.verb("PUT")
+
+    def patch(self, patch_type: str) -> Request:
+        return self.verb("PATCH").set_header("Content-Type", patch_type)
+
+    def delete(self) -> Request:
+        return self.verb("DELETE")
+
+    # -- plumbing used by Request ---------------------------------------------
+    def _headers(self) -> urllib3.HTTPHeaderDict:
+        headers = urllib3.HTTPHeaderDict()
+        headers["Accept"] = _JSON
+        headers["User-Agent"] = self.config.effective_user_agent()
+        token = self._bearer_token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if self.config.impersonate_user:
+            headers["Impersonate-User"] = self.config.impersonate_user
+        for group in self.config.impersonate_groups:
+            headers.add("Impersonate-Group", group)  # one header per group, as Go sends them
+        return headers
+
+    def _bearer_token(self) -> str | None:
+        cfg = self.config
+        if cfg.token_provider is not None:
+            try:
+                token = cfg.token_provider()
+            except Exception as err:
+                # The provider's own message may quote plugin output; keep only its type.
+                name = type(err).__name__
+                raise TransportError(f"getting a bearer token failed: {name}") from None
+            if token:
+                return token
+        if self._token_file is not None:
+            try:
+                return self._token_file.token()
+            except OSError:
+                if not cfg.bearer_token:
+                    raise
+        return cfg.bearer_token
+
+    def _send(self, request: Request, *, stream: bool) -> urllib3.BaseHTTPResponse:
+        url = request.url()
+        timeout = request.effective_timeout(stream)
+        attempt = 0
+        while True:
+            if self._throttle is not None:
+                self._throttle.accept()
+            headers = self._headers()
+            headers.update(request.headers)
+            try:
+                response = self._pool.request(
+                    request.method,
+                    url,
+                    body=request.body_bytes,
+                    headers=headers,
+                    preload_content=not stream,
+                    timeout=timeout,
+                    retries=False,
+                    redirect=False,
+                )
+            except urllib3.exceptions.HTTPError as err:
+                reason = f"{type(err).__name__}: {err}"
+                raise TransportError(f"{request.method} {url}: {reason}") from err
+            delay = _retry_after(response)
+            if delay is None or attempt >= self.config.max_retries:
+                return response
+            attempt += 1
+            _discard(response)
+            log.info("%s %s: HTTP %d, retrying after %ss (attempt %d)",
+                     request.method, url, response.status, delay, attempt)
+            self._clock.sleep(delay)
+
+
+class Request:
+    """``rest.Request``: one request being built, then sent with :meth:`do` or :meth:`watch`."""
+
+    def __init__(self, client: RESTClient, method: str) -> None:
+        self.client = client
+        self.method = method
+        self.path = "/"
+        self.query: dict[str, str] = {}
+        self.headers: dict[str, str] = {}
+        self.body_bytes: bytes | None = None
+        self.timeout_seconds: float | None = None
+
+    def abs_path(self, path: str) -> Request:
+        """The path below the server URL, e.g. ``/api/v1/namespaces/ns/pods``."""
+        self.path = path if path.startswith("/") else "/" + path
+        return self
+
+    def param(self, name: str, value: Any) -> Request:
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        self.query[name] = str(value)
+        return self
+
+    def params(self, query: Mapping[str, Any]) -> Request:
+        """Add query parameters, e.g. ``ListOptions.to_query()`` (``VersionedParams`` in Go)."""
+        for name, value in query.items():
+            self.param(name, value)
+        return self
+
+    def set_header(self, name: str, value: str) -> Request:
+        self.headers[name] = value
+        return self
+
+    def body(self, body: bytes | str | dict[str, Any] | list[Any]) -> Request:
+        """The request body; objects are sent as JSON."""
+        self.body_bytes = encode_json(body)
+        self.headers.setdefault("Content-Type", _JSON)
+        return self
+
+    def timeout(self, seconds: float) -> Request:
+        """Read deadline for this request (silence between bytes), overriding the config."""
+        self.timeout_seconds = seconds
+        return self
+
+    def url(self) -> str:
+        url = self.client.base_url + self.path
+        if self.query:
+            url += "?" + urlencode(self.query)
+        return url
+
+    def effective_timeout(self, stream: bool) -> urllib3.Timeout:
+        cfg = self.client.config
+        read = self.timeout_seconds
+        if read is None and stream:
+            server_timeout = self.query.get("timeoutSeconds")
+            # The server ends a watch after timeoutSeconds; silence well past that
+            # means the connection is dead (half-open), not that nothing happened.
+            base = float(server_timeout) if server_timeout else DEFAULT_WATCH_TIMEOUT
+            read = base + cfg.watch_read_timeout_margin
+        elif read is None:
+            read = cfg.timeout
+        return urllib3.Timeout(connect=cfg.connect_timeout, read=read)
+
+    # -- sending --------------------------------------------------------------
+    def do_raw(self) -> bytes:
+        """Send; return the body of a 2xx answer, raise for anything else."""
+        response = self.client._send(self, stream=False)
+        data = response.data or b""
+        if not 200 <= response.status < 300:
+            raise error_from_response(response.status, data, self.method, self.url())
+        return data
+
+    def do(self) -> Any:
+        """Send; return the decoded JSON of a 2xx answer (``None`` if empty)."""
+        data = self.do_raw()
+        if not data.strip():
+            return None
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise errors.new_internal_error(
+                f"{self.method} {self.url()}: the server's answer is not JSON"
+            ) from None
+
+    def watch(self) -> StreamWatcher:
+        """Open a watch: a 200 answer becomes a :class:`~.watch.StreamWatcher`.
+
+        Any other answer raises its StatusError (e.g. 410 when the requested
+        resourceVersion is too old, 403 when RBAC forbids the watch).
+        """
+        response = self.client._send(self, stream=True)
+        if response.status != 200:
+            try:
+                data = response.read()
+            except Exception:
+                data = b""
+            _discard(response)
+            raise error_from_response(response.status, data, self.method, self.url())
+        return StreamWatcher(response, description=f"{self.method} {self.path}")
+
+
+def error_from_response(
+    code: int, body: bytes, method: str = "", url: str = ""
+) -> errors.StatusError:
+    """The exception for a failed answer: the server's Status if it sent one.
+
+    Without a Status body (a proxy's HTML page, an empty 503) the error is
+    built from the HTTP code alone; the body itself is never quoted.
+    """
+    status: dict[str, Any] | None = None
+    try:
+        decoded = json.loads(body) if body else None
+        if isinstance(decoded, dict) and decoded.get("kind") == "Status":
+            status = decoded
+    except ValueError:
+        pass
+    if status is None:
+        try:
+            phrase = http.HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "unknown status"
+        where = f" to {method} {url}" if method else ""
+        status = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": f"the server answered{where} with HTTP {code} ({phrase}) and no Status",
+            "code": code,
+        }
+    return errors.from_status(status, code)
+
+
+def _retry_after(response: urllib3.BaseHTTPResponse) -> float | None:
+    """Seconds to wait before retrying, when the answer asks for a retry (``checkWait`` in Go)."""
+    if response.status != 429 and response.status < 500:
+        return None
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(int(value.strip())))
+    except ValueError:
+        return None
+
+
+def _discard(response: urllib3.BaseHTTPResponse) -> None:
+    try:
+        response.drain_conn()
+        response.release_conn()
+    except Exception:
+        pass
+
+
+def _base_url(config: Config) -> str:
+    host = config.host.strip()
+    if not host:
+        raise ValueError("Config.host must be set")
+    if "://" not in host:
+        # rest.DefaultServerURL: TLS settings imply https, otherwise plain http.
+        secure = any(
+            (config.insecure, config.ca_file, config.ca_data, config.cert_file, config.cert_data)
+        )
+        host = ("https://" if secure else "http://") + host
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"Config.host is not an http(s) URL: {config.host!r}")
+    return host.rstrip("/")
+
+
+def random_watch_timeout(min_seconds: int = 300) -> int:
+    """A watch's ``timeoutSeconds``: random in [min, 2*min), as the reflector picks it.
+
+    Spreading the timeouts keeps a fleet of informers from re-watching in lock-step.
+    """
+    return int(min_seconds * (1.0 + random.random()))

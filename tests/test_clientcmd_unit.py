@@ -1,0 +1,150 @@
+"""Kubeconfig and in-cluster configuration loading."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+
+import pytest
+import yaml
+from fake_apiserver import FakeAPIServer, Reply, self_signed_cert
+
+from bitcoin_controller.clientgo.kubernetes import Clientset
+from bitcoin_controller.clientgo.rest import Config, NotInClusterError, in_cluster_config
+from bitcoin_controller.clientgo.tools import clientcmd
+from bitcoin_controller.clientgo.tools.clientcmd import loader
+
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1", "namespace": "ns1"}}
+
+
+def write_kubeconfig(path, server: str, users: dict, ca_pem: bytes | None = None,
+                     current: str = "main", insecure: bool = False) -> str:
+    cluster: dict = {"server": server}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
+    if insecure:
+        cluster["insecure-skip-tls-verify"] = True
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": cluster},
+                     {"name": "other", "cluster": {"server": "http://other.example:8080"}}],
+        "users": [{"name": name, "user": user} for name, user in users.items()],
+        "contexts": [
+            {"name": "main", "context": {"cluster": "c", "user": "u"}},
+            {"name": "second", "context": {"cluster": "other", "user": "u2"}},
+        ],
+        "current-context": current,
+    }
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def test_kubeconfig_with_token_and_ca_data_talks_to_the_server_unit(tmp_path):
+    cert, key, pem = self_signed_cert(str(tmp_path))
+    srv = FakeAPIServer(tls=(cert, key))
+    try:
+        path = write_kubeconfig(tmp_path / "config", srv.url,
+                                {"u": {"token": "tok-1"}, "u2": {"token": "tok-2"}}, ca_pem=pem)
+        cfg = clientcmd.build_config_from_flags("", path)
+        assert cfg.host == srv.url
+        assert cfg.bearer_token == "tok-1"
+        assert not cfg.insecure
+        with open(cfg.ca_file, "rb") as f:
+            assert f.read() == pem
+        srv.route("GET", "/api/v1/namespaces/ns1/pods/p1", Reply(200, POD))
+        assert Clientset(cfg).core_v1().pods("ns1").get("p1") == POD
+        assert srv.last().headers["Authorization"] == "Bearer tok-1"
+    finally:
+        srv.close()
+
+
+def test_context_and_master_override_and_insecure_flag_unit(tmp_path):
+    path = write_kubeconfig(tmp_path / "config", "https://main.example:6443",
+                            {"u": {"token": "tok-1"}, "u2": {"token": "tok-2"}}, insecure=True)
+    assert clientcmd.build_config_from_kubeconfig(path).insecure
+    second = clientcmd.build_config_from_kubeconfig(path, context="second")
+    assert (second.host, second.bearer_token) == ("http://other.example:8080", "tok-2")
+    overridden = clientcmd.build_config_from_flags("https://10.0.0.9:6443", path)
+    assert (overridden.host, overridden.bearer_token) == ("https://10.0.0.9:6443", "tok-1")
+    master_only = clientcmd.build_config_from_flags("http://127.0.0.1:8080", "")
+    assert (master_only.host, master_only.bearer_token) == ("http://127.0.0.1:8080", None)
+
+
+def test_exec_plugin_token_is_obtained_through_the_provider_unit(tmp_path):
+    credential = {"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",
+                  "status": {"token": "from-exec-plugin"}}
+    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
+                     "command": sys.executable,
+                     "args": ["-c", f"print({json.dumps(json.dumps(credential))})"]}}
+    path = write_kubeconfig(tmp_path / "config", "https://main.example:6443",
+                            {"u": user, "u2": {"token": "x"}})
+    cfg = clientcmd.build_config_from_kubeconfig(path)
+    assert cfg.bearer_token == "from-exec-plugin"
+    assert cfg.token_provider is not None
+    assert cfg.token_provider() == "from-exec-plugin"
+    assert "from-exec-plugin" not in repr(cfg)
+
+
+def test_token_provider_follows_the_packages_refresh_hook_unit():
+    from kubernetes import client as k8s_client
+
+    configuration = k8s_client.Configuration()
+    configuration.host = "https://h:6443"
+    configuration.api_key["BearerToken"] = "Bearer old"
+    tokens = iter(["new-1", "new-2"])
+
+    def refresh(c):
+        c.api_key["BearerToken"] = f"Bearer {next(tokens)}"
+
+    configuration.refresh_api_key_hook = refresh
+    cfg = clientcmd.config_from_client_configuration(configuration)
+    assert cfg.bearer_token == "old"
+    assert [cfg.token_provider(), cfg.token_provider()] == ["new-1", "new-2"]
+
+
+def test_missing_kubeconfig_is_a_config_error_unit(tmp_path):
+    with pytest.raises(clientcmd.ConfigError):
+        clientcmd.build_config_from_kubeconfig(str(tmp_path / "absent"))
+
+
+def test_no_flags_outside_a_cluster_is_a_config_error_unit(monkeypatch):
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_PORT", raising=False)
+    with pytest.raises(clientcmd.ConfigError):
+        clientcmd.build_config_from_flags("", "")
+
+
+def test_load_config_precedence_unit(tmp_path, monkeypatch):
+    path = write_kubeconfig(tmp_path / "config", "https://from-env.example:6443",
+                            {"u": {"token": "env-tok"}, "u2": {"token": "x"}})
+    explicit = write_kubeconfig(tmp_path / "explicit", "https://explicit.example:6443",
+                                {"u": {"token": "explicit-tok"}, "u2": {"token": "x"}})
+    in_cluster = Config(host="https://10.96.0.1:443", bearer_token="sa-token")
+    monkeypatch.setattr(loader, "in_cluster_config", lambda: in_cluster)
+    monkeypatch.setenv("KUBECONFIG", path)
+
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    assert clientcmd.load_config(explicit).host == "https://explicit.example:6443"
+    assert clientcmd.load_config() is in_cluster
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    assert clientcmd.load_config().bearer_token == "env-tok"
+    assert clientcmd.default_kubeconfig_path({}) == clientcmd.RECOMMENDED_HOME_FILE
+
+
+def test_in_cluster_config_reads_service_account_files_unit(tmp_path):
+    token, ca = tmp_path / "token", tmp_path / "ca.crt"
+    token.write_text("sa-token\n")
+    ca.write_text("CA")
+    env = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    cfg = in_cluster_config(environ=env, token_file=str(token), ca_file=str(ca))
+    assert cfg.host == "https://10.96.0.1:443"
+    assert cfg.bearer_token == "sa-token"
+    assert cfg.bearer_token_file == str(token)  # re-read periodically for rotation
+    assert cfg.ca_file == str(ca)
+    v6 = in_cluster_config(environ={**env, "KUBERNETES_SERVICE_HOST": "fd00::1"},
+                           token_file=str(token), ca_file=str(ca))
+    assert v6.host == "https://[fd00::1]:443"
+    with pytest.raises(NotInClusterError):
+        in_cluster_config(environ={}, token_file=str(token), ca_file=str(ca))

@@ -1,0 +1,401 @@
+"""The real clientset and REST client against a local fake API server."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from fake_apiserver import FakeAPIServer, Handler, Recorded, Reply, self_signed_cert, status
+
+from bitcoin_controller.apimachinery import errors
+from bitcoin_controller.apimachinery.metav1 import ListOptions
+from bitcoin_controller.clientgo.kubernetes import (
+    JSON_PATCH,
+    MERGE_PATCH,
+    Clientset,
+)
+from bitcoin_controller.clientgo.rest import (
+    CachedFileTokenSource,
+    Config,
+    RESTClient,
+    TokenBucketRateLimiter,
+    TransportError,
+    anonymous_client_config,
+    pool_manager_for,
+)
+from bitcoin_controller.utils.clock import FakeClock
+
+TOKEN = "s3cr3t-token-value"
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1", "namespace": "ns1"},
+       "spec": {"containers": [{"name": "c", "image": "btcd"}]}}
+
+
+@pytest.fixture
+def server():
+    srv = FakeAPIServer()
+    yield srv
+    srv.close()
+
+
+def clientset(server: FakeAPIServer, **config) -> Clientset:
+    return Clientset(Config(host=server.url, bearer_token=TOKEN, **config))
+
+
+# -- paths, queries, bodies ------------------------------------------------------
+
+
+def test_get_round_trips_json_and_sends_identity_headers_unit(server):
+    server.route("GET", "/api/v1/namespaces/ns1/pods/p1", Reply(200, POD))
+    got = clientset(server).core_v1().pods("ns1").get("p1")
+    assert got == POD
+    req = server.last()
+    assert req.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert req.headers["Accept"] == "application/json"
+    assert req.headers["User-Agent"].startswith("bitcoin-controller/")
+
+
+def test_list_sends_list_options_as_query_unit(server):
+    body = {"kind": "StatefulSetList", "apiVersion": "apps/v1",
+            "metadata": {"resourceVersion": "42"}, "items": []}
+    server.route("GET", "/apis/apps/v1/namespaces/ns1/statefulsets", Reply(200, body))
+    opts = ListOptions(label_selector="app=btc,tier in (a,b)", resource_version="0", limit=500)
+    got = clientset(server).apps_v1().stateful_sets("ns1").list(opts)
+    assert got["metadata"]["resourceVersion"] == "42"
+    assert server.last().query == {"labelSelector": "app=btc,tier in (a,b)",
+                                   "resourceVersion": "0", "limit": "500"}
+
+
+@pytest.mark.parametrize(
+    ("accessor", "path"),
+    [
+        (lambda cs: cs.core_v1().nodes(), "/api/v1/nodes"),
+        (lambda cs: cs.core_v1().pods(), "/api/v1/pods"),
+        (lambda cs: cs.coordination_v1().leases("kube-system"),
+         "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"),
+        (lambda cs: cs.bitcoincontroller_v1().bitcoin_networks("ns1"),
+         "/apis/bitcoincontroller.dev/v1/namespaces/ns1/bitcoinnetworks"),
+    ],
+)
+def test_list_paths_per_group_and_scope_unit(server, accessor, path):
+    server.route("GET", path, Reply(200, {"items": [], "metadata": {}}))
+    accessor(clientset(server)).list()
+    assert server.last().path == path
+    assert server.last().query == {}
+
+
+def test_writes_use_the_right_verbs_paths_and_bodies_unit(server):
+    base = "/apis/bitcoincontroller.dev/v1/namespaces/ns1/bitcoinnetworks"
+    net = {"apiVersion": "bitcoincontroller.dev/v1", "kind": "BitcoinNetwork",
+           "metadata": {"name": "regtest", "namespace": "ns1", "resourceVersion": "7"},
+           "spec": {"nodes": 3}, "status": {"readyNodes": 1}}
+    server.route("POST", base, Reply(201, net))
+    server.route("PUT", f"{base}/regtest", Reply(200, net))
+    server.route("PUT", f"{base}/regtest/status", Reply(200, net))
+    server.route("PATCH", f"{base}/regtest", Reply(200, net))
+    server.route("PATCH", f"{base}/regtest/status", Reply(200, net))
+    server.route("DELETE", f"{base}/regtest", Reply(200, status(200, "", "")))
+    client = clientset(server).bitcoincontroller_v1().bitcoin_networks("ns1")
+
+    assert client.create(net) == net
+    assert (server.last().method, server.last().json()) == ("POST", net)
+    assert server.last().headers["Content-Type"] == "application/json"
+    client.update(net)
+    assert (server.last().method, server.last().path) == ("PUT", f"{base}/regtest")
+    client.update_status(net)
+    assert server.last().path == f"{base}/regtest/status"
+    client.patch("regtest", {"spec": {"nodes": 4}})
+    assert server.last().headers["Content-Type"] == MERGE_PATCH
+    assert server.last().body == b'{"spec":{"nodes":4}}'
+    ops = [{"op": "replace", "path": "/status/readyNodes", "value": 3}]
+    client.patch("regtest", ops, JSON_PATCH, subresource="status")
+    assert (server.last().path, server.last().headers["Content-Type"]) == (
+        f"{base}/regtest/status", JSON_PATCH)
+    assert server.last().json() == ops
+    assert client.delete("regtest", propagation_policy="Foreground",
+                         preconditions={"uid": "u-1"}) is None
+    assert server.last().method == "DELETE"
+    assert server.last().json() == {"kind": "DeleteOptions", "apiVersion": "v1",
+                                    "propagationPolicy": "Foreground",
+                                    "preconditions": {"uid": "u-1"}}
+
+
+def test_create_in_all_namespaces_client_uses_object_namespace_unit(server):
+    server.route("POST", "/api/v1/namespaces/ns1/pods", Reply(201, POD))
+    clientset(server).core_v1().pods().create(POD)
+    assert server.last().path == "/api/v1/namespaces/ns1/pods"
+
+
+def test_impersonation_headers_are_sent_unit(server):
+    server.route("GET", "/api/v1/namespaces/ns1/pods/p1", Reply(200, POD))
+    cs = clientset(server, impersonate_user="system:serviceaccount:btc:controller",
+                   impersonate_groups=["system:serviceaccounts", "system:serviceaccounts:btc"])
+    cs.core_v1().pods("ns1").get("p1")
+    headers = server.last().headers
+    assert headers["Impersonate-User"] == "system:serviceaccount:btc:controller"
+    assert headers.get_all("Impersonate-Group") == [
+        "system:serviceaccounts", "system:serviceaccounts:btc"]
+
+
+# -- errors -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "cls"),
+    [
+        (400, "BadRequest", errors.BadRequestError),
+        (401, "Unauthorized", errors.UnauthorizedError),
+        (403, "Forbidden", errors.ForbiddenError),
+        (404, "NotFound", errors.NotFoundError),
+        (409, "AlreadyExists", errors.AlreadyExistsError),
+        (409, "Conflict", errors.ConflictError),
+        (410, "Expired", errors.GoneError),
+        (422, "Invalid", errors.InvalidError),
+        (429, "TooManyRequests", errors.TooManyRequestsError),
+        (500, "InternalError", errors.InternalError),
+    ],
+)
+def test_error_status_becomes_its_exception_with_server_message_unit(server, code, reason, cls):
+    message = f'pods "p1" failed with {reason}'
+    reply = Reply(code, status(code, reason, message))
+    server.route("GET", "/api/v1/namespaces/ns1/pods/p1", reply)
+    with pytest.raises(cls) as info:
+        clientset(server).core_v1().pods("ns1").get("p1")
+    assert str(info.value) == message
+    assert info.value.code == code
+    assert info.value.reason == reason
+
+
+def test_error_without_status_body_is_built_from_the_code_unit(server):
+    server.route("GET", "/api/v1/pods", Reply(503, b"<html>proxy says no " + TOKEN.encode()))
+    with pytest.raises(errors.ServiceUnavailableError) as info:
+        clientset(server).core_v1().pods().list()
+    assert info.value.code == 503
+    assert "503" in str(info.value)
+    assert "<html>" not in str(info.value)  # the body is never quoted
+
+
+def test_bearer_token_never_appears_in_exception_text_unit(server):
+    server.route("GET", "/api/v1/namespaces/ns1/pods/p1",
+                 Reply(403, status(403, "Forbidden", 'pods "p1" is forbidden')))
+    with pytest.raises(errors.ForbiddenError) as info:
+        clientset(server).core_v1().pods("ns1").get("p1")
+    for text in (str(info.value), repr(info.value), json.dumps(info.value.status)):
+        assert TOKEN not in text
+    closed_port_config = Config(host="http://127.0.0.1:1", bearer_token=TOKEN, connect_timeout=2)
+    with pytest.raises(TransportError) as transport_info:
+        Clientset(closed_port_config).core_v1().pods("ns1").get("p1")
+    assert isinstance(transport_info.value, ConnectionError)
+    assert TOKEN not in str(transport_info.value)
+    assert TOKEN not in repr(closed_port_config)
+
+
+def test_retry_after_is_honoured_then_gives_up_unit(server):
+    busy = Reply(429, status(429, "TooManyRequests", "slow down"), {"Retry-After": "0"})
+    server.route("GET", "/api/v1/namespaces/ns1/pods/p1", busy, Reply(200, POD))
+    assert clientset(server).core_v1().pods("ns1").get("p1") == POD
+    assert len(server.requests) == 2
+
+    server.route("GET", "/api/v1/namespaces/ns1/pods/p1", busy)
+    with pytest.raises(errors.TooManyRequestsError):
+        clientset(server, max_retries=2).core_v1().pods("ns1").get("p1")
+    assert len(server.requests) == 2 + 3  # first try plus two retries
+
+
+# -- watch ------------------------------------------------------------------------
+
+WATCH_PATH = "/api/v1/namespaces/ns1/pods"
+
+
+def watch_route(*steps):
+    """A route that streams the given steps: (type, obj) events or handler method names."""
+
+    def route(handler: Handler, _: Recorded) -> None:
+        handler.start_stream()
+        for step in steps:
+            if isinstance(step, tuple):
+                handler.event(*step)
+            elif isinstance(step, bytes):
+                handler.chunk(step)
+            else:
+                getattr(handler, step)()
+                if step in ("drop", "hang"):
+                    return
+        handler.end_stream()
+
+    return route
+
+
+def pod(name: str, rv: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "ns1", "resourceVersion": rv}}
+
+
+@pytest.mark.timeout(20)
+def test_watch_streams_events_including_bookmark_and_error_unit(server):
+    gone = status(410, "Expired", "too old resource version: 1 (5)")
+    bookmark = {"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": "12"}}
+    server.route("GET", WATCH_PATH, watch_route(
+        ("ADDED", pod("a", "10")), ("MODIFIED", pod("a", "11")), ("BOOKMARK", bookmark),
+        ("DELETED", pod("a", "13")), ("ERROR", gone)))
+    with clientset(server).core_v1().pods("ns1").watch(ListOptions(resource_version="9")) as w:
+        events = list(w)
+    assert [e["type"] for e in events] == ["ADDED", "MODIFIED", "BOOKMARK", "DELETED", "ERROR"]
+    assert events[1]["object"] == pod("a", "11")
+    assert events[4]["object"] == gone  # passed through for the reflector to interpret
+    query = server.last().query
+    assert query["watch"] == "true"
+    assert query["allowWatchBookmarks"] == "true"
+    assert query["resourceVersion"] == "9"
+    assert 300 <= int(query["timeoutSeconds"]) < 600
+
+
+@pytest.mark.timeout(20)
+def test_watch_keeps_given_timeout_and_reassembles_split_lines_unit(server):
+    first = json.dumps({"type": "ADDED", "object": pod("a", "1")}).encode() + b"\n"
+    second = json.dumps({"type": "ADDED", "object": pod("b", "2")}).encode() + b"\n"
+    third = json.dumps({"type": "ADDED", "object": pod("c", "3")}).encode() + b"\n"
+    # one event split over two chunks, then two events in one chunk
+    server.route("GET", WATCH_PATH, watch_route(first[:7], first[7:], second + third))
+    w = clientset(server).core_v1().pods("ns1").watch(ListOptions(timeout_seconds=5))
+    names = [e["object"]["metadata"]["name"] for e in w]
+    assert names == ["a", "b", "c"]
+    assert server.last().query["timeoutSeconds"] == "5"
+
+
+@pytest.mark.timeout(20)
+def test_watch_ends_quietly_when_the_connection_drops_mid_chunk_unit(server):
+    server.route("GET", WATCH_PATH, watch_route(("ADDED", pod("a", "1")), "drop"))
+    w = clientset(server).core_v1().pods("ns1").watch()
+    events = list(w)  # no exception: a broken stream is just a closed watch
+    assert [e["object"]["metadata"]["name"] for e in events] == ["a"]
+
+
+@pytest.mark.timeout(20)
+def test_watch_undecodable_line_yields_one_error_event_then_ends_unit(server):
+    server.route("GET", WATCH_PATH, watch_route(b"not json at all\n", ("ADDED", pod("a", "1"))))
+    events = list(clientset(server).core_v1().pods("ns1").watch())
+    assert len(events) == 1
+    assert events[0]["type"] == "ERROR"
+    assert events[0]["object"]["code"] == 500
+    assert "not json" not in events[0]["object"]["message"]
+
+
+@pytest.mark.timeout(20)
+def test_stop_from_another_thread_unblocks_a_blocked_read_unit(server):
+    server.route("GET", WATCH_PATH, watch_route(("ADDED", pod("a", "1")), "hang"))
+    w = clientset(server).core_v1().pods("ns1").watch()
+    first_seen = threading.Event()
+    seen: list[dict] = []
+
+    def consume():
+        for event in w:
+            seen.append(event)
+            first_seen.set()
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    assert first_seen.wait(10)
+    w.stop()  # the consumer is now blocked reading a silent socket
+    consumer.join(10)
+    assert not consumer.is_alive()
+    assert len(seen) == 1
+    w.stop()  # idempotent
+
+
+@pytest.mark.timeout(20)
+def test_client_read_timeout_ends_a_silent_watch_unit(server):
+    server.route("GET", WATCH_PATH, watch_route("hang"))
+    client = RESTClient(Config(host=server.url))
+    w = client.get().abs_path(WATCH_PATH).param("watch", True).timeout(0.3).watch()
+    assert list(w) == []  # ended by the read deadline, no exception
+
+
+def test_watch_read_deadline_is_server_timeout_plus_margin_unit():
+    client = RESTClient(Config(host="http://127.0.0.1:1", watch_read_timeout_margin=30, timeout=7))
+    watch_request = client.get().abs_path(WATCH_PATH).param("timeoutSeconds", 400)
+    assert watch_request.effective_timeout(stream=True).read_timeout == 430
+    assert client.get().abs_path("/api").effective_timeout(stream=False).read_timeout == 7
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "cls"),
+    [(403, "Forbidden", errors.ForbiddenError), (410, "Expired", errors.GoneError)],
+)
+def test_watch_refused_by_server_raises_status_error_unit(server, code, reason, cls):
+    server.route("GET", WATCH_PATH, Reply(code, status(code, reason, "refused")))
+    with pytest.raises(cls, match="refused"):
+        clientset(server).core_v1().pods("ns1").watch()
+
+
+# -- connections, credentials, throttling -----------------------------------------
+
+
+def test_pool_is_shared_per_tls_config_not_per_identity_unit():
+    a = Config(host="https://a:6443", ca_data=b"x", bearer_token="one")
+    b = Config(host="https://b:6443", ca_data=b"x", bearer_token="two", impersonate_user="u")
+    assert pool_manager_for(a) is pool_manager_for(b)
+    assert pool_manager_for(a) is not pool_manager_for(a.copy(insecure=True))
+
+
+def test_config_repr_redacts_secrets_and_anonymous_config_drops_them_unit():
+    cfg = Config(host="https://h", bearer_token=TOKEN, key_data=b"KEYDATA",
+                 impersonate_groups=["g"])
+    assert TOKEN not in repr(cfg) and "KEYDATA" not in str(cfg)
+    anon = anonymous_client_config(cfg)
+    assert (anon.host, anon.bearer_token, anon.key_data, anon.impersonate_groups) == (
+        "https://h", None, None, [])
+    assert cfg.bearer_token == TOKEN  # the original is untouched
+
+
+def test_token_file_is_reread_after_its_period_and_survives_read_errors_unit(tmp_path):
+    path = tmp_path / "token"
+    path.write_text("first\n")
+    clock = FakeClock()
+    source = CachedFileTokenSource(str(path), period=60, clock=clock)
+    assert source.token() == "first"
+    path.write_text("second")
+    assert source.token() == "first"  # cached
+    clock.step(61)
+    assert source.token() == "second"
+    path.unlink()
+    clock.step(61)
+    assert source.token() == "second"  # the last good token is kept
+
+
+def test_requests_carry_the_current_token_file_contents_unit(server, tmp_path):
+    path = tmp_path / "token"
+    path.write_text("rotated-1")
+    clock = FakeClock()
+    server.route("GET", "/api/v1/namespaces/ns1/pods/p1", Reply(200, POD))
+    cs = Clientset(Config(host=server.url, bearer_token="static", bearer_token_file=str(path)),
+                   clock=clock)
+    cs.core_v1().pods("ns1").get("p1")
+    assert server.last().headers["Authorization"] == "Bearer rotated-1"
+    path.write_text("rotated-2")
+    clock.step(61)
+    cs.core_v1().pods("ns1").get("p1")
+    assert server.last().headers["Authorization"] == "Bearer rotated-2"
+
+
+def test_token_bucket_allows_burst_then_refills_at_qps_unit():
+    clock = FakeClock()
+    bucket = TokenBucketRateLimiter(qps=2, burst=2, clock=clock)
+    assert [bucket.try_accept() for _ in range(3)] == [True, True, False]
+    clock.step(0.5)
+    assert bucket.try_accept()
+    assert not bucket.try_accept()
+
+
+def test_https_with_ca_data_verifies_the_server_unit(tmp_path):
+    cert, key, pem = self_signed_cert(str(tmp_path))
+    srv = FakeAPIServer(tls=(cert, key))
+    try:
+        srv.route("GET", "/api/v1/namespaces/ns1/pods/p1", Reply(200, POD))
+        trusted = Clientset(Config(host=srv.url, ca_data=pem, bearer_token=TOKEN))
+        assert trusted.core_v1().pods("ns1").get("p1") == POD
+        with pytest.raises(TransportError):
+            # a different CA (the system bundle) must not trust the self-signed server
+            Clientset(Config(host=srv.url, bearer_token=TOKEN)).core_v1().pods("ns1").get("p1")
+    finally:
+        srv.close()
