@@ -324,8 +324,8 @@ class DeltaFIFO(Queue):
            queued gets ``Deleted`` with a tombstone holding the consumer's
            object (``None`` if the lookup fails).
 
-        The first call to happen before any other write fixes how many pops
-        make the FIFO synced: listed objects plus tombstones.
+        If this is the FIFO's first write, it also fixes how many pops make the
+        FIFO synced (:meth:`has_synced`): the listed keys plus the tombstones.
         ``resource_version`` is ignored (the reflector tracks it).
         """
         with self._lock:
