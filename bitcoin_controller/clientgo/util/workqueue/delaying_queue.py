@@ -92,9 +92,12 @@ class DelayingQueue(Queue, DelayingInterface):
         once, and a later retry request never postpones work already due
         sooner.
         """
-        if self.shutting_down():
-            return
-        self._retries.inc()
+        with self._lock:
+            if self._shutting_down:
+                return
+            # Counted under the queue lock, which serialises all of this
+            # queue's metric updates (see metrics.MetricsProvider).
+            self._retries.inc()
         if seconds <= 0:
             self.add(item)
             return
