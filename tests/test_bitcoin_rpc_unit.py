@@ -856,6 +856,18 @@ def test_connections_are_pooled_and_reused_unit(core, transport):
     assert transport.pool_for(None) is not transport.pool_for(tls_a)
 
 
+def test_pool_managers_are_bounded_least_recently_used_first_unit():
+    transport = Urllib3Transport(max_identities=2)
+    a, b, c = (TLSConfig(generate_self_signed_cert()[0]) for _ in range(3))
+    pool_a = transport.pool_for(a)
+    pool_b = transport.pool_for(b)
+    assert transport.pool_for(a) is pool_a  # a is now the most recently used
+    transport.pool_for(c)  # evicts b, the least recently used
+    assert transport.pool_for(a) is pool_a
+    assert transport.pool_for(b) is not pool_b  # b had to be rebuilt
+    transport.clear()
+
+
 @pytest.mark.timeout(60)
 def test_one_client_serves_many_threads_unit(core):
     server, client = core

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+from collections import OrderedDict
 from typing import Protocol
 
 import urllib3
@@ -55,27 +56,45 @@ class Urllib3Transport:
     the connection broke, and the caller (a work-queue driven reconcile) is
     the right place to decide about retrying.  A pooled keep-alive connection
     that the server closed while idle is detected by urllib3 before reuse.
+
+    Memory stays bounded in a long-running controller: at most
+    ``max_identities`` pool managers are kept (least recently used first out,
+    so deleted networks' certificates age away), each with pools for at most
+    ``hosts_per_identity`` nodes and ``maxsize`` idle connections per node.
     """
 
-    def __init__(self, *, maxsize: int = 4) -> None:
+    def __init__(
+        self, *, maxsize: int = 4, hosts_per_identity: int = 64, max_identities: int = 64
+    ) -> None:
         # maxsize bounds idle connections kept per host; more concurrent
         # requests still work, the extra connections are just not kept.
+        # hosts_per_identity is above the largest network (32 nodes) so that a
+        # sync polling every node does not evict its own pools.
         self._maxsize = maxsize
+        self._hosts = hosts_per_identity
+        self._max_identities = max_identities
         self._lock = threading.Lock()
-        self._pools: dict[TLSConfig | None, urllib3.PoolManager] = {}
+        self._pools: OrderedDict[TLSConfig | None, urllib3.PoolManager] = OrderedDict()
 
     def pool_for(self, tls: TLSConfig | None) -> urllib3.PoolManager:
         """The pool manager for one TLS identity, created once and then reused."""
+        evicted: list[urllib3.PoolManager] = []
         with self._lock:
             pool = self._pools.get(tls)
             if pool is None:
                 pool = self._new_pool(tls)
                 self._pools[tls] = pool
-            return pool
+                while len(self._pools) > self._max_identities:
+                    evicted.append(self._pools.popitem(last=False)[1])
+            else:
+                self._pools.move_to_end(tls)
+        for old in evicted:
+            old.clear()  # closes idle connections; in-flight requests finish normally
+        return pool
 
     def _new_pool(self, tls: TLSConfig | None) -> urllib3.PoolManager:
         if tls is None:
-            return urllib3.PoolManager(maxsize=self._maxsize, retries=False)
+            return urllib3.PoolManager(num_pools=self._hosts, maxsize=self._maxsize, retries=False)
         context = pinned_ssl_context(tls.ca_pem, check_hostname=tls.check_hostname)
         kwargs: dict[str, object] = {}
         if not tls.check_hostname:
@@ -83,6 +102,7 @@ class Urllib3Transport:
             # handshake.  The chain is still verified against the pinned cert.
             kwargs["assert_hostname"] = False
         return urllib3.PoolManager(
+            num_pools=self._hosts,
             maxsize=self._maxsize,
             retries=False,
             ssl_context=context,
