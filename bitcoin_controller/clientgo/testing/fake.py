@@ -183,9 +183,14 @@ class Fake:
 
     # -- the log ----------------------------------------------------------------
     def actions(self) -> list[Action]:
-        """A copy of the log, oldest first."""
+        """The log, oldest first, as deep copies.
+
+        Go returns the recorded actions themselves; copies mean a test that
+        edits an action (say, to normalise it before comparing) cannot change
+        what a later ``actions()`` call reports.
+        """
         with self._lock:
-            return list(self._actions)
+            return [a.deep_copy() for a in self._actions]
 
     def clear_actions(self) -> None:
         with self._lock:
