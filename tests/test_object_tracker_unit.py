@@ -363,3 +363,17 @@ def test_concurrent_writers_get_unique_versions_unit(tracker):
     event_versions = [rv(e["object"]) for e in w]
     assert event_versions == sorted(event_versions)  # events in version order
     assert len(event_versions) == 200
+
+
+def test_send_initial_events_ends_the_initial_state_with_a_bookmark_unit(tracker):
+    tracker.create(PODS, pod("a"), "ns1")
+    w = tracker.watch(PODS, "ns1", ListOptions(send_initial_events=True, resource_version="",
+                                               resource_version_match="NotOlderThan",
+                                               allow_watch_bookmarks=True))
+    tracker.create(PODS, pod("b"), "ns1")
+    w.stop()
+    events = list(w)
+    assert [e["type"] for e in events] == ["ADDED", "BOOKMARK", "ADDED"]
+    bookmark = events[1]["object"]["metadata"]
+    assert bookmark["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert bookmark["resourceVersion"] == "1"

@@ -185,9 +185,21 @@ def test_bearer_token_never_appears_in_exception_text_unit(server):
     closed_port_config = Config(host="http://127.0.0.1:1", bearer_token=TOKEN, connect_timeout=2)
     with pytest.raises(TransportError) as transport_info:
         Clientset(closed_port_config).core_v1().pods("ns1").get("p1")
-    assert isinstance(transport_info.value, ConnectionError)
     assert TOKEN not in str(transport_info.value)
     assert TOKEN not in repr(closed_port_config)
+
+
+def test_refused_connection_keeps_connection_refused_in_the_cause_chain_unit():
+    # The reflector backs off (rather than relisting) when it finds a
+    # ConnectionRefusedError among the causes, as utilnet.IsConnectionRefused does.
+    with pytest.raises(TransportError) as info:
+        Clientset(Config(host="http://127.0.0.1:1", connect_timeout=2)).core_v1().pods().watch()
+    assert isinstance(info.value, ConnectionError)
+    causes, err = [], info.value
+    while err is not None:
+        causes.append(err)
+        err = err.__cause__ or err.__context__
+    assert any(isinstance(c, ConnectionRefusedError) for c in causes)
 
 
 def test_retry_after_is_honoured_then_gives_up_unit(server):
@@ -301,6 +313,17 @@ def test_stop_from_another_thread_unblocks_a_blocked_read_unit(server):
     assert not consumer.is_alive()
     assert len(seen) == 1
     w.stop()  # idempotent
+
+
+@pytest.mark.timeout(20)
+def test_stop_after_a_clean_end_and_connection_reuse_unit(server):
+    server.route("GET", WATCH_PATH, watch_route(("ADDED", pod("a", "1"))))
+    server.route("GET", "/api/v1/namespaces/ns1/pods/p1", Reply(200, POD))
+    pods = clientset(server).core_v1().pods("ns1")
+    w = pods.watch()
+    assert len(list(w)) == 1  # the server ended the stream cleanly
+    w.stop()  # must not disturb the connection, now back in the pool
+    assert pods.get("p1") == POD
 
 
 @pytest.mark.timeout(20)

@@ -74,15 +74,16 @@ class StreamWatcher(watch.Interface):
             if self._stopped:
                 return
             self._stopped = True
-            done = self._done
-        if done:
-            return
-        try:
-            # Shutting the socket down (rather than closing it) is what wakes a
-            # thread blocked in recv(); the reader then sees EOF or an error.
-            self._response.shutdown()
-        except Exception:  # already released, already closed: nothing left to wake
-            pass
+            if self._done:
+                return
+            try:
+                # Shutting the socket down (rather than closing it) is what wakes a
+                # thread blocked in recv(); the reader then sees EOF or an error.
+                # Under the lock, so the connection cannot meanwhile go back to
+                # the pool and be shut down under another request.
+                self._response.shutdown()
+            except Exception:  # already closed: nothing left to wake
+                pass
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         clean_end = False
@@ -120,14 +121,14 @@ class StreamWatcher(watch.Interface):
             if self._done:
                 return
             self._done = True
-        response = self._response
-        try:
-            if not clean_end:
-                # A broken or abandoned stream must not be reused by the next request.
-                response.close()
-            response.release_conn()
-        except Exception:
-            pass
+            response = self._response
+            try:
+                if not clean_end or self._stopped:
+                    # A broken, shut-down or abandoned stream must not serve the next request.
+                    response.close()
+                response.release_conn()
+            except Exception:
+                pass
 
 
 def _decode(line: bytes) -> tuple[dict[str, Any], bool]:

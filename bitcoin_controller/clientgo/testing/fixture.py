@@ -43,6 +43,10 @@ and further):
   replace the whole object.
 * **no-op writes** -- an update or patch that changes nothing keeps the
   resourceVersion and sends no event, as the API server does.
+* **WatchList** -- ``send_initial_events=True`` replays the current objects
+  as ADDED and then sends the BOOKMARK annotated
+  ``k8s.io/initial-events-end: "true"`` that a streaming-list reflector
+  waits for (client-go's fake refuses WatchList instead).
 * **label selectors on watches** -- a watch with a label selector gets only
   matching objects, and an object that stops (starts) matching arrives as
   DELETED (ADDED), as from a real server.
@@ -402,12 +406,22 @@ class ObjectTracker:
             raise errors.new_bad_request(f"invalid resource version {rv_text!r}")
         w = _Watch(self._ns(info, namespace), selector, self._watch_size)
         with self._lock:
-            if rv_text in ("", "0"):
+            if rv_text in ("", "0") or opts.send_initial_events:
                 stored = self._objects.get(key, {})
                 for k in sorted(stored):
                     obj = stored[k]
                     rv = int(obj["metadata"].get("resourceVersion") or 0)
                     w.send(_Event(rv, str(watch.ADDED), k[0], obj))
+                if opts.send_initial_events:
+                    # WatchList (KEP-3157): a bookmark marks the end of the initial state.
+                    w.watcher.bookmark({
+                        "apiVersion": info.api_version,
+                        "kind": info.kind,
+                        "metadata": {
+                            "resourceVersion": str(self._rv),
+                            "annotations": {"k8s.io/initial-events-end": "true"},
+                        },
+                    })
             else:
                 since = int(rv_text)
                 if since < self._compacted.get(key, 0):
