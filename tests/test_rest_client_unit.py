@@ -422,3 +422,10 @@ def test_https_with_ca_data_verifies_the_server_unit(tmp_path):
             Clientset(Config(host=srv.url, bearer_token=TOKEN)).core_v1().pods("ns1").get("p1")
     finally:
         srv.close()
+
+
+def test_insecure_together_with_a_ca_is_refused_unit():
+    with pytest.raises(ValueError, match="insecure"):
+        RESTClient(Config(host="https://h:6443", insecure=True, ca_data=b"pem"))
+    assert RESTClient(Config(host="h:6443", insecure=True)).base_url == "https://h:6443"
+    assert RESTClient(Config(host="h:8080")).base_url == "http://h:8080"

@@ -67,6 +67,9 @@ class RESTClient:
     """
 
     def __init__(self, config: Config, *, clock: Clock = REAL_CLOCK) -> None:
+        if config.insecure and (config.ca_file or config.ca_data):
+            # As in client-go: trusting a CA and skipping verification contradict each other.
+            raise ValueError("a root certificate authority cannot be combined with insecure=True")
         self.config = config
         self.base_url = _base_url(config)
         self._clock = clock
@@ -84,21 +87,27 @@ class RESTClient:
 
     # -- request builders (client.Get().AbsPath(...).Do()) --------------------
     def verb(self, method: str) -> Request:
+        """A new request with this HTTP method (``client.Verb("GET")``)."""
         return Request(self, method.upper())
 
     def get(self) -> Request:
+        """``client.Get()``."""
         return self.verb("GET")
 
     def post(self) -> Request:
+        """``client.Post()``: create."""
         return self.verb("POST")
 
     def put(self) -> Request:
+        """``client.Put()``: update (replace)."""
         return self.verb("PUT")
 
     def patch(self, patch_type: str) -> Request:
+        """``client.Patch(pt)``: the patch type is the request's Content-Type."""
         return self.verb("PATCH").set_header("Content-Type", patch_type)
 
     def delete(self) -> Request:
+        """``client.Delete()``."""
         return self.verb("DELETE")
 
     # -- plumbing used by Request ---------------------------------------------
@@ -185,6 +194,7 @@ class Request:
         return self
 
     def param(self, name: str, value: Any) -> Request:
+        """One query parameter; booleans are sent as ``true``/``false`` like Go's."""
         if isinstance(value, bool):
             value = "true" if value else "false"
         self.query[name] = str(value)
@@ -197,6 +207,7 @@ class Request:
         return self
 
     def set_header(self, name: str, value: str) -> Request:
+        """An extra header for this request (identity headers come from the config)."""
         self.headers[name] = value
         return self
 
@@ -212,12 +223,14 @@ class Request:
         return self
 
     def url(self) -> str:
+        """The full URL with the query string (safe to log: credentials travel in headers)."""
         url = self.client.base_url + self.path
         if self.query:
             url += "?" + urlencode(self.query)
         return url
 
     def effective_timeout(self, stream: bool) -> urllib3.Timeout:
+        """Connect and read deadlines; a watch's read deadline follows its ``timeoutSeconds``."""
         cfg = self.client.config
         read = self.timeout_seconds
         if read is None and stream:

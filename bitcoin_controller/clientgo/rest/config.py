@@ -125,6 +125,7 @@ class Config:
         return dataclasses.replace(self, **changes)
 
     def effective_user_agent(self) -> str:
+        """``user_agent``, or the default ``bitcoin-controller/<version> (python)``."""
         return self.user_agent or default_user_agent()
 
 
