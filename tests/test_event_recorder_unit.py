@@ -13,6 +13,7 @@ import pytest
 
 from bitcoin_controller.apimachinery import errors
 from bitcoin_controller.apimachinery.watch.mux import WAIT_IF_CHANNEL_FULL, Broadcaster
+from bitcoin_controller.clientgo.kubernetes import fake
 from bitcoin_controller.clientgo.kubernetes.clientset import (
     STRATEGIC_MERGE_PATCH,
     Interface,
@@ -499,3 +500,26 @@ def test_fake_recorder_blocks_when_full_like_a_channel_unit() -> None:
     assert fake.events.get(timeout=DEADLINE) == "Normal First 1"
     assert fake.events.get(timeout=DEADLINE) == "Normal Second 2"
     assert sent.wait(DEADLINE)
+
+
+def test_recording_to_the_fake_clientset_creates_then_patches_unit(clock) -> None:
+    cs = fake.Clientset(clock=clock)
+    b = record.EventBroadcaster(clock=clock)
+    b.start_recording_to_sink(record.EventSinkImpl(cs))
+    recorder = b.new_recorder(SOURCE)
+    recorder.event(pod(), "Warning", "Unhealthy", "rpc down")
+    wait_for(lambda: len(cs.actions()) >= 1, "the create")
+    clock.step(5)
+    recorder.event(pod(), "Warning", "Unhealthy", "rpc down")
+    wait_for(lambda: len(cs.actions()) >= 2, "the patch")
+    b.shutdown(timeout=DEADLINE)
+    create, patch = cs.actions()
+    assert (create.verb, create.namespace) == ("create", "regtest")
+    assert create.resource.resource == "events"
+    assert (patch.verb, patch.namespace) == ("patch", "regtest")
+    assert patch.get_patch_type() == STRATEGIC_MERGE_PATCH
+    assert patch.get_name() == create.get_object()["metadata"]["name"]
+    stored = cs.core_v1().events("regtest").get(patch.get_name())
+    assert stored["count"] == 2
+    assert stored["lastTimestamp"] == "2026-01-01T00:00:05Z"
+    assert stored["firstTimestamp"] == "2026-01-01T00:00:00Z"
