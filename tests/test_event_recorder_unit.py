@@ -381,6 +381,7 @@ def test_shutdown_aborts_the_retry_sleep_unit(clock) -> None:
     sink.wait_calls(1)
     wait_for(clock.has_waiters, "the retry sleep")
     b.shutdown(timeout=DEADLINE)  # returns without anyone moving the fake clock
+    assert not clock.has_waiters()  # the sink thread left its retry sleep and ended
     assert sink.count("Doomed") == 1
 
 

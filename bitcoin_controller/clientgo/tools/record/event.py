@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -351,21 +352,25 @@ class EventBroadcaster:
         return _Recorder(source, self._broadcaster, self._clock)
 
     # -- lifecycle ------------------------------------------------------------
-    def shutdown(self, timeout: float | None = None) -> None:
+    def shutdown(self, timeout: float = 0.0) -> None:
         """Stop: deliver queued events to the watchers, abort retry sleeps, end the consumers.
 
         After shutdown each still-buffered event gets a single write
-        attempt.  Unlike Go, this waits (up to ``timeout`` seconds each) for
-        the consumer threads to finish, so events recorded before shutdown
-        have been handed to the sink when it returns.
+        attempt, on the consumers' threads.  Like Go, this does not wait for
+        them -- unless ``timeout`` (real seconds, in total) is given: a
+        process about to exit can flush its last events, but a dead API
+        server cannot hold the exit up for longer than that.
         """
         self._broadcaster.shutdown()
         self._cancelled.set()
+        if timeout <= 0:
+            return
         with self._lock:
             threads = list(self._threads)
+        give_up_at = time.monotonic() + timeout
         for thread in threads:
             if thread is not threading.current_thread():
-                thread.join(timeout)
+                thread.join(max(0.0, give_up_at - time.monotonic()))
 
     # -- writing to a sink ----------------------------------------------------
     def _record_to_sink(self, sink: EventSink, event: Event, correlator: EventCorrelator) -> None:
