@@ -1,16 +1,17 @@
 """Event recording, mirroring ``k8s.io/client-go/tools/record``.
 
-=====================================  =====================================
-client-go                              here
-=====================================  =====================================
-``record.NewBroadcaster(opts...)``     :func:`new_broadcaster`
-``EventBroadcaster.StartRecordingToSink``  :meth:`EventBroadcaster.start_recording_to_sink`
-``EventBroadcaster.NewRecorder``       :meth:`EventBroadcaster.new_recorder`
-``EventRecorder.Eventf``               :meth:`EventRecorder.eventf`
-``v1.EventSinkImpl``                   :class:`EventSinkImpl`
-``EventCorrelator`` (events_cache.go)  :class:`EventCorrelator`
-``record.FakeRecorder``                :class:`FakeRecorder`
-=====================================  =====================================
+==========================================  ==========================================
+client-go                                   here
+==========================================  ==========================================
+``record.NewBroadcaster(opts...)``          :func:`new_broadcaster`
+``EventBroadcaster.StartRecordingToSink``   :meth:`EventBroadcaster.start_recording_to_sink`
+``EventBroadcaster.NewRecorder``            :meth:`EventBroadcaster.new_recorder`
+``EventRecorder.Eventf``                    :meth:`EventRecorder.eventf`
+``v1.EventSinkImpl``                        :class:`EventSinkImpl`
+``EventCorrelator`` (events_cache.go)       :class:`EventCorrelator`
+``record.FakeRecorder``                     :class:`FakeRecorder`
+``watch.Broadcaster`` (apimachinery)        ``apimachinery.watch.mux.Broadcaster``
+==========================================  ==========================================
 
 Typical wiring in a controller::
 
