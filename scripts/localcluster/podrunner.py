@@ -306,6 +306,8 @@ class PodWorker(threading.Thread):
             obj = self.kube.get(path, ok_404=True, timeout=10)
         except KubeError as e:
             raise ConfigError("CreateContainerConfigError", f"reading {kind} {name!r}: {e}")
+        except (OSError, http.client.HTTPException) as e:  # API server unreachable
+            raise ConfigError("ContainerCreating", f"reading {kind} {name!r}: {e}")
         if obj is None and not optional:
             raise ConfigError(
                 "CreateContainerConfigError", f'{kind} "{name}" not found'
@@ -387,7 +389,7 @@ class PodWorker(threading.Thread):
             r = self.kube.post(
                 f"/api/v1/namespaces/{self.ns}/serviceaccounts/{sa}/token", body, timeout=10
             )
-        except KubeError as e:
+        except (KubeError, OSError, http.client.HTTPException) as e:
             raise ConfigError("ContainerCreating", f"service account token: {e}")
         return {src["path"]: r["status"]["token"].encode()}
 
@@ -549,7 +551,7 @@ class PodWorker(threading.Thread):
 
     # ------------------------------------------------------------------ processes
 
-    def start(self, c: Container) -> None:
+    def start_container(self, c: Container) -> None:
         try:
             if not self.volumes_ok:
                 raise ConfigError("ContainerCreating", self.volume_error or "volumes not ready")
@@ -850,7 +852,7 @@ class PodWorker(threading.Thread):
                 self.last_status = key
                 return
             log.warning("%s/%s: status patch failed: %s", self.ns, self.pod_name, e)
-        except OSError as e:
+        except (OSError, http.client.HTTPException) as e:
             log.warning("%s/%s: status patch failed: %s", self.ns, self.pod_name, e)
 
     # ------------------------------------------------------------------ main loop
@@ -893,7 +895,11 @@ class PodWorker(threading.Thread):
             if reason:
                 self.shutdown(reason)
                 return
-            self.step()
+            try:
+                self.step()
+            except Exception:  # noqa: BLE001 - keep the pod's processes; retry next tick
+                log.exception("%s/%s: step failed; retrying", self.ns, self.pod_name)
+                self.stop_requested.wait(1)
             if self.failed or (self.containers and all(c.done for c in self.containers)):
                 for c in self.init_containers + self.containers:
                     self.kill(c, self.grace(), "pod finished")
@@ -925,7 +931,7 @@ class PodWorker(threading.Thread):
                 if c.spec.get("restartPolicy") == "Always":  # sidecar: must be started
                     self.reap(c)
                     if not c.running and time.monotonic() >= c.next_start:
-                        self.start(c)
+                        self.start_container(c)
                     self.probe(c)
                     if not c.started:
                         break
@@ -934,7 +940,7 @@ class PodWorker(threading.Thread):
                     continue
                 self.reap(c)
                 if not c.done and not c.running and time.monotonic() >= c.next_start:
-                    self.start(c)
+                    self.start_container(c)
                 if not c.done:
                     break
             else:
@@ -950,7 +956,7 @@ class PodWorker(threading.Thread):
             if c.done:
                 continue
             if not c.running and time.monotonic() >= c.next_start:
-                self.start(c)
+                self.start_container(c)
             self.probe(c)
         self.patch_status(self.desired_status())
 
@@ -972,6 +978,8 @@ class PodWorker(threading.Thread):
             st = self.desired_status()
             st["conditions"].append(self.condition(STOPPED_CONDITION, True))
             self.patch_status(st, force=True)
+            if self.last_status == json.dumps(st, sort_keys=True):
+                self.runner.stop_reported.add(self.uid)
         shutil.rmtree(self.root, ignore_errors=True) if reason == "pod deleted" else None
 
 
@@ -987,6 +995,7 @@ class Runner:
         self.pods: dict[str, dict] = {}
         self.workers: dict[str, PodWorker] = {}
         self.finished: dict[str, str] = {}  # uid -> pod IP of workers that are done
+        self.stop_reported: set[str] = set()  # deleting pods we reported as stopped
         self.ip_owner: dict[str, str] = {}
         self.stopping = threading.Event()
         self.synced = threading.Event()
@@ -1066,6 +1075,7 @@ class Runner:
         for uid in list(self.finished):
             if uid not in pods:
                 del self.finished[uid]
+        self.stop_reported &= set(pods)
         for uid, pod in pods.items():
             if uid in self.workers:
                 continue
@@ -1073,13 +1083,14 @@ class Runner:
             ip = st.get("podIP")
             if not ip:
                 continue  # kwok hasn't assigned an IP yet
-            if self.finished.get(uid) == ip:
-                continue  # already handled this pod on this IP
             deleting = bool(pod["metadata"].get("deletionTimestamp"))
-            if deleting and any(
-                c["type"] == STOPPED_CONDITION for c in st.get("conditions") or []
-            ):
-                continue
+            if deleting:
+                if uid in self.stop_reported or any(
+                    c["type"] == STOPPED_CONDITION for c in st.get("conditions") or []
+                ):
+                    continue
+            elif self.finished.get(uid) == ip:
+                continue  # already handled this pod on this IP
             if not deleting and st.get("phase") in ("Succeeded", "Failed"):
                 continue
             # (a deleting pod we never ran still gets a worker: it reports the stop at once)
