@@ -34,6 +34,7 @@ from __future__ import annotations
 import bisect
 import math
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Protocol
@@ -48,7 +49,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from ....utils.clock import Clock
+from ....utils.clock import Clock, RealClock
 
 __all__ = [
     "CounterMetric",
@@ -508,7 +509,9 @@ class QueueMetrics:
     enabled = True
 
     def __init__(self, name: str, clock: Clock, provider: MetricsProvider) -> None:
-        self._now = clock.now
+        # RealClock.now() is time.monotonic(); calling the latter directly
+        # saves a Python call on each of the three clock reads per item.
+        self._now = time.monotonic if type(clock) is RealClock else clock.now
         self._depth = provider.new_depth_metric(name)
         self._adds = provider.new_adds_metric(name)
         self._latency = provider.new_latency_metric(name)
