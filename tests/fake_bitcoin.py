@@ -1,0 +1,108 @@
+"""A fake Bitcoin network for controller unit tests: records RPC calls, simulates peering.
+
+Each :class:`FakeNode` answers the calls the controller makes
+(:class:`bitcoin_controller.controller.mesh.NodeRPC`).  ``addnode add`` opens
+a simulated outbound connection at once (so ``getpeerinfo`` reflects it), the
+way btcd does for a reachable peer.  A node can be told to fail.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from bitcoin_controller.bitcoin.errors import RPCConnectionError
+from bitcoin_controller.bitcoin.results import BlockchainInfo, PeerInfo
+from bitcoin_controller.controller import RPCConnector
+
+P2P = 18444
+
+
+@dataclass
+class FakeNode:
+    ip: str
+    added: list[str] = field(default_factory=list)
+    blocks: int = 0
+    best_block_hash: str = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
+    fail: Exception | None = None
+    lists_pending_adds: bool = True
+
+
+class FakeBitcoinNetwork(RPCConnector):
+    """Nodes by IP, and the log of every call as ``(ip, method, args)``."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, FakeNode] = {}
+        self.calls: list[tuple[str, str, tuple]] = []
+        self.connects: list[tuple[str, str, str, str | None]] = []
+        self._lock = threading.Lock()
+
+    def node(self, ip: str, **kwargs) -> FakeNode:
+        node = self.nodes.get(ip)
+        if node is None:
+            node = self.nodes[ip] = FakeNode(ip, **kwargs)
+        return node
+
+    def connect(self, impl, host, credentials, tls_cert_pem):
+        with self._lock:
+            self.connects.append((impl.name, host, credentials.user, tls_cert_pem))
+        return _Session(self, self.node(host, lists_pending_adds=impl.name != "btcd"))
+
+    def record(self, ip: str, method: str, *args) -> None:
+        with self._lock:
+            self.calls.append((ip, method, args))
+
+    def writes(self) -> list[tuple[str, str, tuple]]:
+        return [c for c in self.calls if c[1] in ("add_node", "remove_node")]
+
+    def peers_of(self, ip: str) -> list[PeerInfo]:
+        """Outbound links from ``ip``'s added list plus inbound links from others."""
+        me = f"{ip}:{P2P}"
+        peers = []
+        for address in self.nodes[ip].added:
+            target = address.rsplit(":", 1)[0]
+            if target in self.nodes and self.nodes[target].fail is None:
+                peers.append(PeerInfo(id=len(peers), address=address, inbound=False))
+        for other in self.nodes.values():
+            if other.ip != ip and me in other.added and other.fail is None:
+                peers.append(PeerInfo(id=len(peers), address=f"{other.ip}:50000", inbound=True))
+        return peers
+
+
+class _Session:
+    def __init__(self, net: FakeBitcoinNetwork, node: FakeNode) -> None:
+        self.net = net
+        self.node = node
+        self.lists_pending_adds = node.lists_pending_adds
+
+    def _call(self, method: str, *args) -> None:
+        self.net.record(self.node.ip, method, *args)
+        if self.node.fail is not None:
+            raise self.node.fail
+
+    def get_blockchain_info(self) -> BlockchainInfo:
+        self._call("get_blockchain_info")
+        return BlockchainInfo(chain="regtest", blocks=self.node.blocks, headers=self.node.blocks,
+                              best_block_hash=self.node.best_block_hash)
+
+    def get_peer_info(self) -> list[PeerInfo]:
+        self._call("get_peer_info")
+        return self.net.peers_of(self.node.ip)
+
+    def added_node_addresses(self) -> list[str]:
+        self._call("added_node_addresses")
+        return list(self.node.added)
+
+    def add_node(self, address: str) -> None:
+        self._call("add_node", address)
+        if address not in self.node.added:
+            self.node.added.append(address)
+
+    def remove_node(self, address: str) -> None:
+        self._call("remove_node", address)
+        if address in self.node.added:
+            self.node.added.remove(address)
+
+
+def unreachable(ip: str) -> Exception:
+    return RPCConnectionError(f"cannot connect to {ip}:18443: connection refused")

@@ -1,0 +1,448 @@
+"""Unit tests of the BitcoinNetwork controller's sync handler (sample-controller style)."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+
+import pytest
+
+from bitcoin_controller.apimachinery import errors
+from bitcoin_controller.clientgo.tools.cache import DeletedFinalStateUnknown
+from bitcoin_controller.controller import POLL_INTERVAL, SyncError
+from bitcoin_controller.controller import resources as res
+from bitcoin_controller.logs import configure_logging
+
+from controller_fixture import (
+    NAMESPACE,
+    PASSWORD,
+    USER,
+    Fixture,
+    desired_objects,
+    new_network,
+    new_pod,
+    new_secret,
+    with_certificate,
+)
+from fake_bitcoin import unreachable
+
+KEY = f"{NAMESPACE}/net"
+IPS = ["127.0.100.1", "127.0.100.2", "127.0.100.3"]
+
+
+def converged_fixture(nodes: int = 3, implementation: str = "btcd") -> tuple[Fixture, dict]:
+    """A network whose Service, StatefulSet and ready pods exist (status not yet written)."""
+    f = Fixture()
+    network = new_network(nodes=nodes, implementation=implementation)
+    if implementation == "btcd":
+        network = with_certificate(network)
+    svc, sts = desired_objects(network)
+    f.seed(network, svc, sts, new_secret())
+    f.seed(*(new_pod(network, i, IPS[i]) for i in range(nodes)))
+    return f, network
+
+
+def conditions(status: dict) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in status.get("conditions", [])}
+
+
+def written_status(f: Fixture) -> dict:
+    updates = [a for a in f.client.actions() if a.verb == "update" and a.subresource == "status"]
+    assert updates, "the controller wrote no status"
+    return updates[-1].object["status"]
+
+
+# -- creating the owned objects ---------------------------------------------------
+
+
+def test_creates_service_and_statefulset_unit():
+    f = Fixture()
+    network = new_network(implementation="bitcoind")
+    f.seed(network, new_secret())
+    f.sync()
+    assert f.actions() == [
+        ("create", "services", ""),
+        ("get", "secrets", ""),
+        ("create", "statefulsets", ""),
+        ("update", "bitcoinnetworks", "status"),
+    ]
+    svc, sts = desired_objects(network)
+    created_svc = f.action_objects("create", "services")[0]
+    created_sts = f.action_objects("create", "statefulsets")[0]
+    assert created_svc["spec"] == svc["spec"]
+    assert created_sts["spec"] == sts["spec"]
+    for obj in (created_svc, created_sts):
+        ref = obj["metadata"]["ownerReferences"][0]
+        assert (ref["kind"], ref["uid"], ref["controller"]) == ("BitcoinNetwork", "uid-net", True)
+        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "bitcoin-controller"
+    container = created_sts["spec"]["template"]["spec"]["containers"][0]
+    assert container["envFrom"] == [{"secretRef": {"name": "creds", "optional": False}}]
+    assert not any(PASSWORD in json.dumps(o) for o in (created_svc, created_sts))
+    events = f.events()
+    assert any(e.startswith("Normal ServiceCreated") for e in events)
+    assert any(e.startswith("Normal StatefulSetCreated") for e in events)
+    status = written_status(f)
+    assert status["observedGeneration"] == 1
+    assert status["readyNodes"] == 0
+    assert conditions(status)["Ready"] == ("False", "NodesNotReady")
+
+
+def test_btcd_network_gets_tls_secret_and_pins_it_unit():
+    f = Fixture()
+    network = new_network(implementation="btcd")
+    f.seed(network, new_secret())
+    f.sync()
+    created = f.action_objects("create", "secrets")
+    assert len(created) == 1
+    tls = created[0]
+    assert tls["metadata"]["name"] == "net-rpc-tls" and tls["type"] == "kubernetes.io/tls"
+    assert tls["metadata"]["ownerReferences"][0]["uid"] == "uid-net"
+    status = written_status(f)
+    import base64
+
+    assert status["rpcCertificate"] == base64.b64decode(tls["data"]["tls.crt"]).decode()
+    assert "PRIVATE KEY" not in json.dumps(status)
+    sts = f.action_objects("create", "statefulsets")[0]
+    volumes = sts["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "rpc-tls", "secret": {"secretName": "net-rpc-tls", "defaultMode": 0o440}} in volumes
+
+
+def test_btcd_certificate_is_not_reissued_unit():
+    f, network = converged_fixture()
+    f.sync()
+    assert f.action_objects("create", "secrets") == []
+    pinned = {c[3] for c in f.bitcoin.connects}
+    assert pinned == {network["status"]["rpcCertificate"]}
+
+
+def test_tls_secret_that_exists_without_recorded_certificate_is_reported_unit():
+    f = Fixture()
+    network = new_network(implementation="btcd")
+    f.seed(network, new_secret())
+    f.seed({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "net-rpc-tls", "namespace": NAMESPACE},
+            "data": {}}, cache=False)
+    with pytest.raises(SyncError, match="net-rpc-tls"):
+        f.sync()
+    assert any(e.startswith("Warning TLSSecretUnknown") for e in f.events())
+    assert f.action_objects("create", "statefulsets") == []
+
+
+# -- steady state, scaling, drift ---------------------------------------------------
+
+
+def test_steady_state_makes_no_writes_unit():
+    f, network = converged_fixture()
+    assert f.sync() is None
+    status = written_status(f)
+    assert conditions(status) == {
+        "Ready": ("True", "AllNodesReady"),
+        "Connected": ("True", "PeersConnected"),
+        "Synced": ("True", "SameBestBlock"),
+    }
+    # Second round: the caches hold what the first round wrote; the daemons keep their state.
+    network = copy.deepcopy(network)
+    network["status"] = status
+    f.networks = [network]
+    f.api_objects = [o for o in f.api_objects if o["kind"] != "BitcoinNetwork"] + [network]
+    f.bitcoin.calls.clear()
+    assert f.sync() is None
+    assert f.actions() == [("get", "secrets", "")]
+    assert f.bitcoin.writes() == []
+    assert not any("PeersAdded" in e for e in f.events())
+
+
+@pytest.mark.parametrize("wanted", [5, 1])
+def test_scales_statefulset_to_spec_unit(wanted):
+    f = Fixture()
+    network = with_certificate(new_network(nodes=wanted))
+    svc, sts = desired_objects(network)
+    sts["spec"]["replicas"] = 3
+    f.seed(network, svc, sts, new_secret())
+    f.sync()
+    updates = f.action_objects("update", "statefulsets")
+    assert len(updates) == 1 and updates[0]["spec"]["replicas"] == wanted
+    assert updates[0]["metadata"]["resourceVersion"] == "20"  # optimistic concurrency kept
+    assert any(e.startswith(f"Normal Scaled Scaled StatefulSet \"net-sts\" from 3 to {wanted}") for e in f.events())
+
+
+def test_corrects_pod_template_drift_unit():
+    f = Fixture()
+    network = with_certificate(new_network())
+    svc, sts = desired_objects(network)
+    sts["spec"]["template"]["spec"]["containers"][0]["image"] = "someone/else:1"
+    f.seed(network, svc, sts, new_secret())
+    f.sync()
+    updates = f.action_objects("update", "statefulsets")
+    assert len(updates) == 1
+    assert updates[0]["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/bitcoin-controller/btcd:v0.24.2"
+    assert any("StatefulSetUpdated" in e and "image" in e for e in f.events())
+
+
+def test_server_defaults_are_not_drift_unit():
+    f = Fixture()
+    network = with_certificate(new_network(resources={"requests": {"cpu": "0.5", "memory": "256Mi"}}))
+    svc, sts = desired_objects(network)
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    container["terminationMessagePath"] = "/dev/termination-log"
+    container["resources"]["requests"]["cpu"] = "500m"  # canonical form written back by the server
+    sts["spec"]["template"]["spec"]["dnsPolicy"] = "ClusterFirst"
+    sts["spec"]["revisionHistoryLimit"] = 10
+    svc["spec"]["sessionAffinity"] = "None"
+    f.seed(network, svc, sts, new_secret())
+    f.sync()
+    assert f.action_objects("update", "statefulsets") == []
+    assert f.action_objects("update", "services") == []
+
+
+def test_removing_resources_is_drift_unit():
+    f = Fixture()
+    network = with_certificate(new_network())
+    svc, sts = desired_objects(network)
+    sts["spec"]["template"]["spec"]["containers"][0]["resources"] = {"limits": {"cpu": "1"}}
+    f.seed(network, svc, sts, new_secret())
+    f.sync()
+    (update,) = f.action_objects("update", "statefulsets")
+    assert "resources" not in update["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_foreign_service_is_left_alone_and_reported_unit():
+    f = Fixture()
+    network = new_network()
+    svc, _ = desired_objects(network)
+    del svc["metadata"]["ownerReferences"]
+    f.seed(network, svc, new_secret())
+    with pytest.raises(SyncError, match="not managed by this BitcoinNetwork"):
+        f.sync()
+    assert ("update", "services", "") not in f.actions()
+    assert ("create", "statefulsets", "") not in f.actions()
+    assert any(e.startswith("Warning ErrResourceExists") for e in f.events())
+    assert conditions(written_status(f))["Ready"] == ("False", "ErrResourceExists")
+
+
+def test_network_being_deleted_is_left_to_garbage_collection_unit():
+    f = Fixture()
+    network = new_network()
+    network["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    f.seed(network, new_secret())
+    assert f.sync() is None
+    assert f.actions() == []
+
+
+def test_network_gone_is_nothing_to_do_unit():
+    f = Fixture()
+    assert f.sync("default/missing") is None
+    assert f.actions() == []
+
+
+def test_invalid_spec_is_reported_not_retried_unit():
+    f = Fixture()
+    network = new_network(nodes=40)
+    f.seed(network, new_secret())
+    assert f.sync() is None
+    assert ("create", "statefulsets", "") not in f.actions()
+    assert any(e.startswith("Warning InvalidSpec") for e in f.events())
+    assert conditions(written_status(f))["Ready"] == ("False", "InvalidSpec")
+
+
+# -- credentials --------------------------------------------------------------------
+
+
+def test_missing_secret_starts_no_pods_unit():
+    f = Fixture()
+    f.seed(new_network())
+    with pytest.raises(SyncError, match="does not exist"):
+        f.sync()
+    assert ("create", "statefulsets", "") not in f.actions()
+    assert any(e.startswith("Warning SecretNotFound") for e in f.events())
+    assert conditions(written_status(f))["Ready"] == ("False", "SecretNotFound")
+
+
+def test_incomplete_secret_is_invalid_unit():
+    f = Fixture()
+    f.seed(new_network(), new_secret(password=None))
+    with pytest.raises(SyncError, match="BC_RPC_PASSWORD"):
+        f.sync()
+    assert ("create", "statefulsets", "") not in f.actions()
+    assert any(e.startswith("Warning SecretInvalid") for e in f.events())
+
+
+def test_forbidden_secret_says_how_to_allow_it_unit():
+    f = Fixture()
+    f.seed(new_network(), new_secret())
+    controller = f.new_controller()
+    f.client.prepend_reactor(
+        "get", "secrets", lambda action: (True, None, errors.new_forbidden("secrets", "creds", "RBAC"))
+    )
+    with pytest.raises(SyncError, match="credentialSecretNames"):
+        controller.sync_handler(KEY)
+    assert any(e.startswith("Warning SecretForbidden") for e in f.events())
+
+
+def test_credentials_never_leak_unit():
+    f, _ = converged_fixture()
+    f.bitcoin.node(IPS[1]).fail = unreachable(IPS[1])
+    out = io.StringIO()
+    configure_logging("json", "debug", stream=out)
+    try:
+        controller = f.new_controller()
+        f.controller.workqueue.add(KEY)
+        controller.process_next_work_item()
+    finally:
+        configure_logging("console", "info")
+    events = " ".join(f.events())
+    status = json.dumps(written_status(f))
+    actions = json.dumps([getattr(a, "object", None) for a in f.client.actions()])
+    for text in (out.getvalue(), events, status, actions):
+        assert PASSWORD not in text
+    assert "RPCConnectionError" in events  # the failure itself is reported
+    assert f.bitcoin.connects and all(c[2] == USER for c in f.bitcoin.connects)
+
+
+# -- the mesh -----------------------------------------------------------------------
+
+
+def test_mesh_connects_every_ready_node_to_the_others_unit():
+    f, _ = converged_fixture()
+    f.sync()
+    for ip in IPS:
+        assert sorted(f.bitcoin.nodes[ip].added) == sorted(f"{o}:18444" for o in IPS if o != ip)
+    assert any(e.startswith("Normal PeersAdded") for e in f.events())
+    status = written_status(f)
+    assert [n["peers"] for n in status["nodes"]] == [4, 4, 4]  # 2 outbound + 2 inbound each
+    assert [n["ip"] for n in status["nodes"]] == IPS
+    assert status["nodes"][0]["dnsName"] == "net-sts-0.net-svc.default.svc.cluster.local"
+
+
+def test_mesh_is_idempotent_unit():
+    f, _ = converged_fixture()
+    f.sync()
+    first = len(f.bitcoin.writes())
+    f.sync()
+    assert len(f.bitcoin.writes()) == first
+
+
+def test_mesh_removes_addresses_of_gone_nodes_unit():
+    f, _ = converged_fixture(nodes=2)
+    f.bitcoin.node(IPS[0]).added.append("127.0.100.99:18444")  # a node re-created elsewhere
+    f.sync()
+    assert ("127.0.100.1", "remove_node", ("127.0.100.99:18444",)) in f.bitcoin.calls
+    assert "127.0.100.99:18444" not in f.bitcoin.nodes[IPS[0]].added
+    assert any(e.startswith("Normal PeersRemoved") for e in f.events())
+
+
+def test_not_ready_nodes_are_not_meshed_unit():
+    f = Fixture()
+    network = with_certificate(new_network())
+    svc, sts = desired_objects(network)
+    f.seed(network, svc, sts, new_secret(), new_pod(network, 0, IPS[0]), new_pod(network, 1, IPS[1], ready=False))
+    f.sync()
+    assert IPS[1] not in {c[0] for c in f.bitcoin.calls}
+    assert f.bitcoin.nodes[IPS[0]].added == []
+    assert conditions(written_status(f))["Ready"] == ("False", "NodesNotReady")
+
+
+def test_pods_beyond_spec_are_ignored_unit():
+    f, network = converged_fixture(nodes=2)
+    f.seed(new_pod(network, 2, IPS[2]))  # left over from a scale-down
+    f.sync()
+    assert IPS[2] not in {c[0] for c in f.bitcoin.calls}
+    assert [n["ordinal"] for n in written_status(f)["nodes"]] == [0, 1]
+
+
+def test_rpc_failure_is_reported_and_retried_unit():
+    f, _ = converged_fixture()
+    f.bitcoin.node(IPS[2]).fail = unreachable(IPS[2])
+    controller = f.new_controller()
+    controller.workqueue.add(KEY)
+    assert controller.process_next_work_item()
+    assert controller.workqueue.num_requeues(KEY) == 1  # add_rate_limited
+    status = written_status(f)
+    assert conditions(status)["Connected"] == ("Unknown", "RPCError")
+    assert "node 2" in next(c["message"] for c in status["conditions"] if c["type"] == "Connected")
+    # The healthy nodes were still connected to each other.
+    assert f.bitcoin.nodes[IPS[0]].added == [f"{IPS[1]}:18444", f"{IPS[2]}:18444"]
+    assert any(e.startswith("Warning RPCError") for e in f.events())
+
+
+def test_success_forgets_backoff_unit():
+    f, _ = converged_fixture()
+    controller = f.new_controller()
+    controller.workqueue.add_rate_limited(KEY)
+    f.clock.step(1)
+    key, _ = controller.workqueue.get()
+    controller.workqueue.done(key)
+    controller.workqueue.add(KEY)
+    assert controller.process_next_work_item()
+    assert controller.workqueue.num_requeues(KEY) == 0
+
+
+def test_polls_while_ready_nodes_are_not_yet_connected_unit():
+    f, _ = converged_fixture()
+    # Node 2's daemon accepts RPC but nobody can connect to it yet.
+    original = f.bitcoin.peers_of
+    f.bitcoin.peers_of = lambda ip: [p for p in original(ip) if IPS[2] not in p.address] if ip != IPS[2] else []
+    assert f.sync() == POLL_INTERVAL
+    assert conditions(written_status(f))["Connected"][0] == "False"
+
+
+def test_synced_event_only_on_convergence_unit():
+    f, network = converged_fixture()
+    f.sync()
+    assert sum(e.startswith("Normal Synced") for e in f.events()) == 1
+    network = copy.deepcopy(network)
+    network["status"] = written_status(f)
+    f.networks = [network]
+    f.sync()
+    assert not any(e.startswith("Normal Synced") for e in f.events())
+
+
+# -- event handlers -----------------------------------------------------------------
+
+
+def test_owned_objects_map_to_their_network_unit():
+    f, network = converged_fixture()
+    controller = f.new_controller()
+    _, sts = desired_objects(network)
+    controller.handle_object(sts)
+    assert controller.workqueue.len() == 1
+    key, _ = controller.workqueue.get()
+    assert key == KEY
+    controller.workqueue.done(key)
+    controller.handle_object(DeletedFinalStateUnknown("default/net-sts", sts))
+    assert controller.workqueue.len() == 1
+
+
+def test_pods_map_through_their_statefulset_unit():
+    f, network = converged_fixture()
+    controller = f.new_controller()
+    controller.handle_pod(new_pod(network, 0, IPS[0]))
+    key, _ = controller.workqueue.get()
+    assert key == KEY
+
+
+def test_unrelated_and_resync_events_enqueue_nothing_unit():
+    f, network = converged_fixture()
+    controller = f.new_controller()
+    svc, sts = desired_objects(network)
+    controller._handle_owned_update(sts, sts)  # pure resync: same resourceVersion
+    orphan = copy.deepcopy(svc)
+    orphan["metadata"]["ownerReferences"][0]["uid"] = "uid-of-an-older-network"
+    controller.handle_object(orphan)
+    foreign = copy.deepcopy(svc)
+    foreign["metadata"]["ownerReferences"][0]["kind"] = "Deployment"
+    controller.handle_object(foreign)
+    controller.handle_object({"not": "an object"})
+    assert controller.workqueue.len() == 0
+
+
+def test_service_drift_in_ports_is_corrected_unit():
+    f = Fixture()
+    network = with_certificate(new_network())
+    svc, sts = desired_objects(network)
+    svc["spec"]["ports"] = svc["spec"]["ports"][:1]
+    f.seed(network, svc, sts, new_secret())
+    f.sync()
+    (update,) = f.action_objects("update", "services")
+    assert [p["name"] for p in update["spec"]["ports"]] == ["p2p", "rpc"]
+    assert res.service_name("net") == update["metadata"]["name"]
