@@ -7,6 +7,8 @@ Pod Security Standards' ``restricted`` profile) is written down once.
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -176,8 +178,21 @@ def flag_value(args: list[str], flag: str) -> str | None:
 
 
 def helm_binary() -> str | None:
-    """The helm built by scripts/build-helm, else one on PATH, else None."""
+    """The helm built by scripts/build-helm, else one on PATH, else None.
+
+    A fresh clone has no .local-cluster/bin/helm yet, but the binary may
+    already sit in the per-user cache that build-helm fills (keyed by the
+    version in our wrapper go.mod), so look there too before giving up.
+    """
     local = ROOT / ".local-cluster" / "bin" / "helm"
     if local.exists():
         return str(local)
+    go_mod = ROOT / "scripts" / "localcluster" / "gomod" / "helm" / "go.mod"
+    match = re.search(r"^\s*helm\.sh/helm/v3 (v\S+)", go_mod.read_text(encoding="utf-8"), re.M)
+    default_cache = Path.home() / ".cache" / "bitcoin-controller"
+    cache = Path(os.environ.get("BITCOIN_CONTROLLER_CACHE", default_cache))
+    if match:
+        cached = sorted((cache / "bin").glob(f"helm-{match.group(1)}-*"))
+        if cached:
+            return str(cached[-1])
     return shutil.which("helm")
