@@ -63,7 +63,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,7 @@ TICK = 0.2
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def image_repository_name(image: str) -> str:
@@ -242,7 +242,7 @@ class Container:
 class PodWorker(threading.Thread):
     """Runs one pod (identified by UID) on one pod IP until it should stop."""
 
-    def __init__(self, runner: "Runner", pod: dict):
+    def __init__(self, runner: Runner, pod: dict):
         meta = pod["metadata"]
         super().__init__(name=f"pod-{meta['namespace']}/{meta['name']}", daemon=True)
         self.runner = runner
@@ -701,9 +701,14 @@ class PodWorker(threading.Thread):
                 finally:
                     conn.close()
             if "exec" in spec:
-                argv0, env, cwd = c.argv_env or ([], {}, str(self.root))
+                _argv, env, cwd = c.argv_env or ([], {}, str(self.root))
                 mounts = self.mounts(c)
-                cmd = [self.map_paths(expand(x, env), mounts) for x in spec["exec"]["command"]]
+                # like a kubelet: only env entries with a literal value are expanded here
+                # (use `sh -c '... $POD_IP'` for the others)
+                static = {e["name"]: expand(e.get("value", ""), {})
+                          for e in c.spec.get("env") or [] if "valueFrom" not in e}
+                cmd = [self.map_paths(expand(x, static), mounts)
+                       for x in spec["exec"]["command"]]
                 cmd[0] = self.resolve_command(cmd[0], c.spec.get("image", ""))
                 r = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True,
                                    timeout=max(timeout, 1), stdin=subprocess.DEVNULL)
@@ -958,6 +963,7 @@ class PodWorker(threading.Thread):
             if not c.running and time.monotonic() >= c.next_start:
                 self.start_container(c)
             self.probe(c)
+            self.reap(c)  # report a process that exited right away in this round already
         self.patch_status(self.desired_status())
 
     def shutdown(self, reason: str) -> None:
