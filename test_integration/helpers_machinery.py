@@ -282,6 +282,22 @@ def running_reflector(reflector: Reflector) -> Iterator[Reflector]:
     finally:
         stop.set()
         thread.join(timeout=30)
+    assert not thread.is_alive(), "the reflector stops when asked"
+
+
+@contextlib.contextmanager
+def running_informer(informer: Any) -> Iterator[Any]:
+    """Run a shared informer in a thread for the duration of the block; stop and join it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=informer.run, args=(stop,), name="it-informer",
+                              daemon=True)
+    thread.start()
+    try:
+        yield informer
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive(), "the informer stops when asked"
 
 
 # --------------------------------------------------------------------------- list-watch gate
@@ -320,6 +336,9 @@ class GatedListWatch:
         self._current: watch.Interface | None = None
         self.list_calls: list[ListOptions] = []
         self.watch_calls: list[ListOptions] = []
+        #: Exceptions raised by WATCH calls (e.g. connection refused while the
+        #: API server restarts), in order.
+        self.watch_errors: list[BaseException] = []
 
     def list(self, opts: ListOptions) -> dict[str, Any]:
         with self._cond:
@@ -338,7 +357,13 @@ class GatedListWatch:
                 self._cond.notify_all()
                 self._cond.wait_for(lambda: self._open, self._max_hold)
                 self._blocked = None
-        w = self._inner.watch(opts)
+        try:
+            w = self._inner.watch(opts)
+        except BaseException as err:
+            with self._cond:
+                self.watch_errors.append(err)
+                self._cond.notify_all()
+            raise
         with self._cond:
             self._current = w
             self._cond.notify_all()

@@ -21,13 +21,17 @@ from typing import Any
 import pytest
 from helpers_machinery import (
     GatedListWatch,
+    HandlerRecorder,
     RecordingStore,
     admin_config,
     config_map,
     create_namespace,
     delete_namespace,
+    kubectl_get,
     new_clientset,
+    running_informer,
     running_reflector,
+    store_view,
     tcp_proxy,
     wait_for,
 )
@@ -37,8 +41,24 @@ from bitcoin_controller.apimachinery.metav1 import ListOptions
 from bitcoin_controller.apimachinery.watch import EventType
 from bitcoin_controller.clientgo.kubernetes import Clientset
 from bitcoin_controller.clientgo.kubernetes.scheme import CONFIG_MAPS, ResourceInfo
+from bitcoin_controller.clientgo.tools.cache import (
+    NAMESPACE_INDEX,
+    DeletedFinalStateUnknown,
+    meta_namespace_index_func,
+)
 from bitcoin_controller.clientgo.tools.cache.listwatch import new_list_watch_from_client
-from bitcoin_controller.clientgo.tools.cache.reflector import Reflector
+from bitcoin_controller.clientgo.tools.cache.reflector import Reflector, is_connection_refused
+from bitcoin_controller.clientgo.tools.cache.shared_informer import SharedIndexInformer
+from bitcoin_controller.clientgo.tools.leaderelection import (
+    LeaderCallbacks,
+    LeaderElectionConfig,
+    LeaderElectionRecord,
+    LeaderElector,
+    LeaseLock,
+)
+from bitcoin_controller.clientgo.tools.leaderelection.resourcelock.interface import (
+    Interface as LockInterface,
+)
 
 if os.environ.get("MACHINERY_IT_CLUSTER_BASE"):
     # Development aid: run these tests against a private local cluster in the
@@ -321,3 +341,280 @@ def test_watch_survives_dropped_connection_integration(
         assert len(gate.watch_calls) >= 2
         assert int(gate.watch_calls[1].resource_version or 0) >= rv(first)
         assert {"it-before-drop", "it-event-1", "it-event-2"} <= store.names()
+
+
+# --------------------------------------------------------------------------- informers
+
+
+def new_config_map_informer(lister_watcher: Any) -> SharedIndexInformer:
+    """A config map informer with the ``namespace`` index, as a factory would build it."""
+    return SharedIndexInformer(lister_watcher, CONFIG_MAPS, 0.0,
+                               {NAMESPACE_INDEX: meta_namespace_index_func})
+
+
+@pytest.mark.timeout(240)
+def test_informer_relists_after_watch_expired_and_delivers_tombstone_integration(
+    kubeconfig: str, client: Clientset, namespace: str, local_cluster: Any
+) -> None:
+    """A watch that cannot resume (410 Expired) leads to a relist; a deletion that happened
+    while the informer was not watching reaches ``on_delete`` as a DeletedFinalStateUnknown.
+
+    How the 410 is forced: the gate holds the reflector's watch closed (its
+    WATCH call waits, with the resourceVersion it will resume from); then,
+    behind its back, one object is deleted, one changed and one created;
+    etcd is compacted (so even a cache-less server could not replay the
+    changes) and the API server restarted (its new watch cache starts after
+    the held resourceVersion -- the cache would otherwise replay recent
+    history from memory despite the compaction).  Released, the watch gets
+    410 "too old resource version"; the reflector relists at its last
+    resourceVersion and the DeltaFIFO infers the deletion.
+
+    Unchanged objects come back from the relist as ``on_update(old, new)``
+    with equal resourceVersions, also to a handler without resync: client-go
+    marks a new listener as "syncing" until the first resync check, which an
+    informer with resync period 0 never makes.  That is why handlers (like
+    sample-controller's) ignore updates whose resourceVersion did not change.
+    """
+    cms = client.core_v1().config_maps(namespace)
+    for name in ("it-keep", "it-change", "it-doomed"):
+        cms.create(config_map(name, {"v": "1"}))
+    gate = GatedListWatch(new_list_watch_from_client(client, CONFIG_MAPS, namespace))
+    informer = new_config_map_informer(gate)
+    handler = HandlerRecorder()
+    informer.add_event_handler(handler)
+    try:
+        with running_informer(informer):
+            wait_for(informer.has_synced, 30, "the initial sync")
+            handler.wait(handler.find("add", "it-doomed"), 30, "the initial adds")
+            # One event on the current watch, so that ending it is a clean close
+            # (re-watch at once) rather than a "very short watch" (relist first).
+            cms.create(config_map("it-canary"))
+            handler.wait(handler.find("add", "it-canary"), 30, "a live event")
+
+            gate.hold()
+            held_rv = gate.wait_blocked(30).resource_version
+            assert held_rv, "the reflector resumes from a concrete resourceVersion"
+            calls_before = len(handler.snapshot())
+            lists_before = len(gate.list_calls)
+
+            # Behind the informer's back:
+            doomed = cms.get("it-doomed")
+            cms.delete("it-doomed")
+            changed = cms.update({**cms.get("it-change"), "data": {"v": "2"}})
+            cms.create(config_map("it-born", {"v": "1"}))
+            local_cluster.compact_etcd()
+            local_cluster.restart_apiserver()
+            assert handler.snapshot()[calls_before:] == [], "the informer saw nothing yet"
+            gate.release()
+
+            tombstone = handler.wait(handler.find("delete", "it-doomed"), 90,
+                                     "the missed deletion").obj
+            assert isinstance(tombstone, DeletedFinalStateUnknown)
+            assert tombstone.key == f"{namespace}/it-doomed"
+            assert tombstone.obj["metadata"]["uid"] == doomed["metadata"]["uid"], \
+                "the tombstone carries the last state the cache knew"
+            update = handler.wait(handler.find("update", "it-change"), 30, "the missed update").obj
+            assert update["data"] == {"v": "2"}
+            assert update["metadata"]["resourceVersion"] == changed["metadata"]["resourceVersion"]
+            added = handler.wait(handler.find("add", "it-born"), 30, "the missed creation")
+            assert added.is_in_initial_list is False
+
+            assert len(gate.list_calls) > lists_before, "the expired watch led to a relist"
+            assert gate.list_calls[lists_before].resource_version == held_rv, \
+                "classic client-go relists at the last resourceVersion, not at \"\""
+            wait_for(lambda: kubectl_get(kubeconfig, "configmaps", namespace)
+                     == store_view(informer.get_indexer().list()), 30,
+                     "the cache to agree with kubectl")
+            keep = handler.wait(handler.find("update", "it-keep"), 30, "the relisted object")
+            assert keep.old["metadata"]["resourceVersion"] == \
+                keep.obj["metadata"]["resourceVersion"], "unchanged, and visibly so"
+            assert [c.kind for c in handler.snapshot()[calls_before:]
+                    if _name(c.obj) == "it-keep"] == ["update"]
+    finally:
+        gate.release()
+
+
+@pytest.mark.timeout(240)
+def test_informer_reconnects_after_apiserver_restart_integration(
+    kubeconfig: str, client: Clientset, namespace: str, local_cluster: Any
+) -> None:
+    """The API server goes away under a running informer and comes back: the reflector
+    backs off on "connection refused", reconnects, and the cache converges."""
+    cms = client.core_v1().config_maps(namespace)
+    cms.create(config_map("it-before"))
+    gate = GatedListWatch(new_list_watch_from_client(client, CONFIG_MAPS, namespace))
+    informer = new_config_map_informer(gate)
+    handler = HandlerRecorder()
+    informer.add_event_handler(handler)
+    with running_informer(informer):
+        wait_for(informer.has_synced, 30, "the initial sync")
+        handler.wait(handler.find("add", "it-before"), 30, "the initial add")
+        watches_before = len(gate.watch_calls)
+
+        local_cluster.restart_apiserver(downtime=2)
+
+        cms.create(config_map("it-after"))
+        handler.wait(handler.find("add", "it-after"), 90, "an object created after the restart")
+        cms.delete("it-before")
+        handler.wait(handler.find("delete", "it-before"), 30, "a deletion after the restart")
+        wait_for(lambda: kubectl_get(kubeconfig, "configmaps", namespace)
+                 == store_view(informer.get_indexer().list()), 30,
+                 "the cache to agree with kubectl")
+
+    assert len(gate.watch_calls) > watches_before, "the reflector watched again"
+    assert any(is_connection_refused(err) for err in gate.watch_errors), \
+        f"watches were refused while the server was down: {gate.watch_errors}"
+    deletes = [c for c in handler.snapshot() if c.kind == "delete"]
+    assert [_name(c.obj) for c in deletes] == ["it-before"], "nothing else was lost"
+
+
+def _name(obj: Any) -> str:
+    if isinstance(obj, DeletedFinalStateUnknown):
+        return obj.key.rsplit("/", 1)[-1]
+    return obj["metadata"]["name"]
+
+
+# --------------------------------------------------------------------------- leader election
+
+
+class BlockableLock(LockInterface):
+    """A LeaseLock whose API calls can be cut off, as by a network partition.
+
+    While blocked, every read and write fails: the holder can no longer renew
+    and must give up leadership by its renew deadline -- before anyone else
+    can take over after ``lease_duration``.
+    """
+
+    def __init__(self, inner: LeaseLock) -> None:
+        self._inner = inner
+        self.blocked = threading.Event()
+
+    def _check(self) -> None:
+        if self.blocked.is_set():
+            raise ConnectionError("partitioned from the API server (test)")
+
+    def get(self) -> tuple[LeaderElectionRecord, bytes]:
+        self._check()
+        return self._inner.get()
+
+    def create(self, record: LeaderElectionRecord) -> None:
+        self._check()
+        self._inner.create(record)
+
+    def update(self, record: LeaderElectionRecord) -> None:
+        self._check()
+        self._inner.update(record)
+
+    def record_event(self, message: str) -> None:
+        self._inner.record_event(message)
+
+    def identity(self) -> str:
+        return self._inner.identity()
+
+    def describe(self) -> str:
+        return self._inner.describe()
+
+
+class Candidate:
+    """One elector on its own thread, with a journal of what its callbacks saw."""
+
+    def __init__(self, identity: str, client: Clientset, namespace: str,
+                 journal: list[tuple[str, str]], cond: threading.Condition) -> None:
+        self.identity = identity
+        self.lock = BlockableLock(LeaseLock(namespace, "it-election", client, identity))
+        self.work_stop: threading.Event | None = None
+        self.new_leaders: list[str] = []
+        self._journal = journal
+        self._cond = cond
+        self.elector = LeaderElector(LeaderElectionConfig(
+            self.lock,
+            lease_duration=4.0,
+            renew_deadline=3.0,
+            retry_period=0.5,
+            callbacks=LeaderCallbacks(
+                on_started_leading=self._started,
+                on_stopped_leading=self._stopped,
+                on_new_leader=self._new_leader,
+            ),
+            name=f"it-{identity}",
+        ))
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.elector.run, args=(self.stop,),
+                                       name=f"it-elector-{identity}", daemon=True)
+
+    def _note(self, what: str) -> None:
+        with self._cond:
+            self._journal.append((what, self.identity))
+            self._cond.notify_all()
+
+    def _started(self, work_stop: threading.Event) -> None:
+        self.work_stop = work_stop
+        self._note("started")
+        work_stop.wait()  # the "controller" runs until leadership ends
+        self._note("work-stopped")
+
+    def _stopped(self) -> None:
+        self._note("stopped")
+
+    def _new_leader(self, identity: str) -> None:
+        with self._cond:
+            self.new_leaders.append(identity)
+            self._cond.notify_all()
+
+
+@pytest.mark.timeout(120)
+def test_leader_election_on_real_lease_integration(client: Clientset, namespace: str) -> None:
+    """Two candidates, one Lease: exactly one leads; when the leader can no longer renew,
+    it stops its work by the renew deadline and the other takes over after the lease
+    duration (4 s lease, 3 s renew deadline, 0.5 s retry)."""
+    journal: list[tuple[str, str]] = []
+    cond = threading.Condition()
+    candidates = {i: Candidate(i, client, namespace, journal, cond) for i in ("alpha", "beta")}
+    leases = client.coordination_v1().leases(namespace)
+
+    def started() -> list[str]:
+        return [who for what, who in journal if what == "started"]
+
+    try:
+        for c in candidates.values():
+            c.thread.start()
+        with cond:
+            assert cond.wait_for(lambda: started(), 30), "someone acquires the lease"
+        leader_id = started()[0]
+        leader = candidates[leader_id]
+        follower = candidates["beta" if leader_id == "alpha" else "alpha"]
+
+        lease = leases.get("it-election")
+        assert lease["spec"]["holderIdentity"] == leader_id
+        assert lease["spec"]["leaseDurationSeconds"] == 4
+        transitions = lease["spec"].get("leaseTransitions", 0)
+        # The leader keeps renewing while the follower watches and waits.
+        first_renew = lease["spec"]["renewTime"]
+        wait_for(lambda: leases.get("it-election")["spec"]["renewTime"] != first_renew, 10,
+                 "a renewal")
+        with cond:
+            assert cond.wait_for(lambda: leader_id in follower.new_leaders, 10)
+            assert started() == [leader_id], "exactly one candidate leads"
+        assert leader.elector.is_leader() and not follower.elector.is_leader()
+
+        leader.lock.blocked.set()  # the leader is cut off from the API server
+
+        with cond:
+            assert cond.wait_for(lambda: ("stopped", leader_id) in journal, 20), \
+                "the cut-off leader gives up by its renew deadline"
+            assert cond.wait_for(lambda: ("started", follower.identity) in journal, 20), \
+                "the follower takes over once the lease has expired"
+            order = [entry for entry in journal if entry[0] in ("work-stopped", "started")]
+        assert order.index(("work-stopped", leader_id)) < order.index(
+            ("started", follower.identity)), "never two leaders at work"
+
+        lease = leases.get("it-election")
+        assert lease["spec"]["holderIdentity"] == follower.identity
+        assert lease["spec"]["leaseTransitions"] == transitions + 1
+        assert follower.elector.is_leader()
+    finally:
+        for c in candidates.values():
+            c.stop.set()
+        for c in candidates.values():
+            c.thread.join(timeout=30)
+    assert not any(c.thread.is_alive() for c in candidates.values())
