@@ -14,6 +14,8 @@ import base64
 import copy
 from typing import Any
 
+from fake_bitcoin import FakeBitcoinNetwork
+
 from bitcoin_controller.clientgo.informers import SharedInformerFactory
 from bitcoin_controller.clientgo.kubernetes import fake
 from bitcoin_controller.clientgo.tools.record import FakeRecorder
@@ -21,8 +23,6 @@ from bitcoin_controller.controller import Controller
 from bitcoin_controller.controller import resources as res
 from bitcoin_controller.controller.implementations import get_implementation
 from bitcoin_controller.utils.clock import FakeClock
-
-from fake_bitcoin import FakeBitcoinNetwork
 
 NAMESPACE = "default"
 USER = "alice"
@@ -145,7 +145,7 @@ class Fixture:
         )
         self.recorder = FakeRecorder(100)
         controller = Controller(self.client, *informers, self.recorder, self.bitcoin, clock=self.clock)
-        for informer, objs in zip(informers, (self.networks, self.statefulsets, self.services, self.pods)):
+        for informer, objs in zip(informers, (self.networks, self.statefulsets, self.services, self.pods), strict=True):
             for obj in objs:
                 informer.informer().get_indexer().add(copy.deepcopy(obj))
         self.client.clear_actions()

@@ -174,12 +174,12 @@ def deep_copy(obj: Any) -> Any:
 
 def format_time(when: datetime.datetime) -> str:
     """``metav1.Time`` in JSON: RFC 3339, second precision, UTC ``Z``."""
-    return when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def format_micro_time(when: datetime.datetime) -> str:
     """``metav1.MicroTime`` in JSON: RFC 3339 with microseconds, UTC ``Z``."""
-    return when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(value: str) -> datetime.datetime:

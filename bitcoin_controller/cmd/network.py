@@ -89,7 +89,8 @@ class _Network:
         for node in self.status.get("nodes") or []:
             if node.get("ordinal") == ordinal:
                 if not node.get("ready") or not node.get("ip"):
-                    raise NetworkCommandError(f"node {ordinal} of {self.name} is not ready (pod {node.get('nodeName')})")
+                    pod = node.get("nodeName")
+                    raise NetworkCommandError(f"node {ordinal} of {self.name} is not ready (pod {pod})")
                 return node
         wanted = (self.obj.get("spec") or {}).get("nodes")
         raise NetworkCommandError(f"{self.name} has no node {ordinal} (it wants {wanted} node(s); see 'status')")
@@ -147,7 +148,8 @@ def _status(net_client: Any, args: argparse.Namespace, out: TextIO) -> int:
         try:
             return net_client.get(args.name)
         except errors.NotFoundError:
-            raise NetworkCommandError(f'BitcoinNetwork "{args.name}" not found in namespace "{args.namespace}"') from None
+            message = f'BitcoinNetwork "{args.name}" not found in namespace "{args.namespace}"'
+            raise NetworkCommandError(message) from None
 
     network = fetch()
     if not args.watch:

@@ -335,7 +335,10 @@ class _Sync:
         self.status: dict[str, Any] = {k: v for k, v in self.old_status.items() if k == "rpcCertificate"}
 
     def event(self, type_: str, reason: str, message: str) -> None:
-        self.c.recorder.event(self.network, type_, reason, message)
+        # Objects from a LIST carry no kind; the recorder needs it for the
+        # event's involvedObject (Go's recorder asks the scheme instead).
+        involved = {**self.network, "apiVersion": api.API_VERSION, "kind": api.KIND}
+        self.c.recorder.event(involved, type_, reason, message)
 
     def run(self) -> float | None:
         spec = api.BitcoinNetworkSpec.from_dict(self.network.get("spec") or {})
@@ -559,7 +562,8 @@ class _Sync:
         tips = {n.best_block_hash for n in ready if n.best_block_hash}
         heights = sorted({n.blocks for n in ready if n.blocks is not None})
         if len(tips) <= 1:
-            self.conditions.set(SYNCED, True, "SameBestBlock", f"all ready nodes at height {heights[-1] if heights else 0}")
+            height = heights[-1] if heights else 0
+            self.conditions.set(SYNCED, True, "SameBestBlock", f"all ready nodes at height {height}")
         else:
             self.conditions.set(
                 SYNCED, False, "BestBlocksDiffer", f"ready nodes are at heights {', '.join(map(str, heights))}"

@@ -119,9 +119,8 @@ class Implementation:
                     "command": [
                         "/bin/sh",
                         "-c",
-                        'bitcoin-cli -regtest -rpcport=%d -rpcuser="$BC_RPC_USER" '
-                        '-rpcpassword="$BC_RPC_PASSWORD" getblockchaininfo >/dev/null'
-                        % self.rpc_port,
+                        f'bitcoin-cli -regtest -rpcport={self.rpc_port} -rpcuser="$BC_RPC_USER" '
+                        '-rpcpassword="$BC_RPC_PASSWORD" getblockchaininfo >/dev/null',
                     ]
                 }
             }

@@ -300,7 +300,7 @@ def owned_fields_differ(desired: Any, actual: Any, path: str = "") -> str | None
     if isinstance(desired, list):
         if not isinstance(actual, list) or len(desired) != len(actual):
             return path or "."
-        for i, (want, got) in enumerate(zip(desired, actual)):
+        for i, (want, got) in enumerate(zip(desired, actual, strict=True)):
             diff = owned_fields_differ(want, got, f"{path}[{i}]")
             if diff:
                 return diff

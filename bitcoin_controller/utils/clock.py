@@ -64,7 +64,7 @@ class RealClock(Clock):
         return time.monotonic()
 
     def wall(self) -> datetime.datetime:
-        return datetime.datetime.now(datetime.timezone.utc)
+        return datetime.datetime.now(datetime.UTC)
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -82,7 +82,7 @@ class RealClock(Clock):
 
 REAL_CLOCK = RealClock()
 
-_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 # How long a fake-clock waiter blocks in real time before re-checking an
 # external event it cannot be notified about (``wait_event``).  This is an
 # implementation detail of the fake, not a synchronisation sleep in tests.

@@ -9,13 +9,22 @@ by the server (a clean close, e.g. its ``timeoutSeconds``), by a dropped
 connection, or by ``stop()`` from any thread.
 """
 
+from .mux import (
+    DROP_IF_CHANNEL_FULL,
+    WAIT_IF_CHANNEL_FULL,
+    Broadcaster,
+    BroadcasterStoppedError,
+    FullChannelBehavior,
+    new_broadcaster,
+    new_long_queue_broadcaster,
+)
 from .watch import (
     ADDED,
     BOOKMARK,
+    DEFAULT_CHAN_SIZE,
     DELETED,
     ERROR,
     MODIFIED,
-    DEFAULT_CHAN_SIZE,
     EventType,
     FakeWatcher,
     Interface,
@@ -23,6 +32,13 @@ from .watch import (
 )
 
 __all__ = [
+    "DROP_IF_CHANNEL_FULL",
+    "WAIT_IF_CHANNEL_FULL",
+    "Broadcaster",
+    "BroadcasterStoppedError",
+    "FullChannelBehavior",
+    "new_broadcaster",
+    "new_long_queue_broadcaster",
     "ADDED",
     "BOOKMARK",
     "DELETED",

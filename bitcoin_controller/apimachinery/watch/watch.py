@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-class EventType(str, enum.Enum):
+class EventType(enum.StrEnum):
     """``watch.EventType``; the values are the strings the API server sends."""
 
     ADDED = "ADDED"
@@ -31,9 +31,6 @@ class EventType(str, enum.Enum):
     DELETED = "DELETED"
     BOOKMARK = "BOOKMARK"
     ERROR = "ERROR"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 ADDED = EventType.ADDED

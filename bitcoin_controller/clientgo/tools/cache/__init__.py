@@ -8,6 +8,12 @@ client-go file                        Python module
 ``index.go`` (Indexers, IndexFunc)    :mod:`.index`
 ``thread_safe_store.go``              :mod:`.thread_safe_store`
 ``delta_fifo.go``                     :mod:`.delta_fifo`
+``listwatch.go``                      :mod:`.listwatch`
+``reflector.go`` (+ metrics)          :mod:`.reflector`, :mod:`.metrics`
+``controller.go``                     :mod:`.controller`
+``shared_informer.go`` (informer)     :mod:`.shared_informer`
+``shared_informer.go`` (processor)    :mod:`.processor`
+``listers.go``                        :mod:`.listers`
 ====================================  =========================================
 
 Data flows reflector -> :class:`DeltaFIFO` -> informer -> indexer (a
@@ -15,6 +21,16 @@ Data flows reflector -> :class:`DeltaFIFO` -> informer -> indexer (a
 with the cache: treat it as read-only.
 """
 
+from .controller import (
+    Config,
+    Controller,
+    FilteringResourceEventHandler,
+    ResourceEventHandler,
+    ResourceEventHandlerDetailedFuncs,
+    ResourceEventHandlerFuncs,
+    new_indexer_informer,
+    new_informer,
+)
 from .delta_fifo import (
     Delta,
     DeltaFIFO,
@@ -51,6 +67,19 @@ from .keys import (
     object_to_name,
     parse_object_name,
     split_meta_namespace_key,
+)
+from .listers import GenericLister, GenericNamespaceLister, list_all, list_all_by_namespace, new_generic_lister
+from .listwatch import ListerWatcher, ListWatch, new_filtered_list_watch_from_client, new_list_watch_from_client
+from .processor import ResourceEventHandlerRegistration
+from .reflector import Reflector, VeryShortWatchError, new_named_reflector, new_reflector
+from .shared_informer import (
+    InformerAlreadyStartedError,
+    SharedIndexInformer,
+    SharedInformer,
+    new_shared_index_informer,
+    new_shared_informer,
+    wait_for_cache_sync,
+    wait_for_named_cache_sync,
 )
 from .store import Indexer, Store, new_indexer, new_store
 from .thread_safe_store import ThreadSafeStore, new_thread_safe_store
@@ -98,4 +127,36 @@ __all__ = [
     "TransformFunc",
     "FIFOClosedError",
     "RequeueError",
+    # listwatch.py, reflector.py
+    "ListerWatcher",
+    "ListWatch",
+    "new_list_watch_from_client",
+    "new_filtered_list_watch_from_client",
+    "Reflector",
+    "VeryShortWatchError",
+    "new_reflector",
+    "new_named_reflector",
+    # controller.py, processor.py, shared_informer.py
+    "Config",
+    "Controller",
+    "ResourceEventHandler",
+    "ResourceEventHandlerFuncs",
+    "ResourceEventHandlerDetailedFuncs",
+    "FilteringResourceEventHandler",
+    "ResourceEventHandlerRegistration",
+    "new_informer",
+    "new_indexer_informer",
+    "SharedInformer",
+    "SharedIndexInformer",
+    "InformerAlreadyStartedError",
+    "new_shared_informer",
+    "new_shared_index_informer",
+    "wait_for_cache_sync",
+    "wait_for_named_cache_sync",
+    # listers.py
+    "GenericLister",
+    "GenericNamespaceLister",
+    "list_all",
+    "list_all_by_namespace",
+    "new_generic_lister",
 ]
