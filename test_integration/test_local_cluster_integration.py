@@ -15,8 +15,8 @@ import ssl
 import subprocess
 import tempfile
 import time
-from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import urllib3
@@ -69,7 +69,7 @@ def make_tls_pair(ips: list[str]) -> tuple[bytes, bytes]:
     """A self-signed certificate (usable as its own CA) with the given IP SANs."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "btcd regtest (integration)")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -229,7 +229,8 @@ def test_control_plane_up_integration(local_cluster, k8s_api, kubeconfig):
 def test_btcd_statefulset_integration(local_cluster, k8s_api, namespace):
     core = client.CoreV1Api(k8s_api)
     apps = client.AppsV1Api(k8s_api)
-    ips = [str(ip) for ip in ipaddress.ip_network("127.0.100.0/24").hosts()] + ["127.0.0.1"]
+    pod_net = ipaddress.ip_network(local_cluster.pod_network)
+    ips = [str(ip) for ip in pod_net.hosts()] + ["127.0.0.1"]
     cert, key = make_tls_pair(ips)
     create_secrets(core, namespace, cert, key)
     labels = {"app": "btcd-it"}
@@ -258,7 +259,7 @@ def test_btcd_statefulset_integration(local_cluster, k8s_api, namespace):
     pods = wait_until(ready_pods, 120, "3 ready btcd pods")
     pod_ips = [p.status.pod_ip for p in pods]
     assert len(set(pod_ips)) == 3
-    assert all(ipaddress.ip_address(ip) in ipaddress.ip_network("127.0.100.0/24") for ip in pod_ips)
+    assert all(ipaddress.ip_address(ip) in pod_net for ip in pod_ips)
     pids = [container_pid(p) for p in pods]
     assert all(pids) and all(pid_alive(pid) for pid in pids)
 

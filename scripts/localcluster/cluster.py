@@ -27,16 +27,22 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .kube import Kube, KubeError
 
 NODE_NAME = "kwok-node-0"
-POD_CIDR = "127.0.100.1/24"  # kwok hands out 127.0.100.1, .2, ... (host part kept)
+# Pod IPs: kwok hands out 127.0.<N>.1, .2, ... (the host part of --cidr is kept). N is 100
+# unless another local cluster on this machine (another clone, a test run) holds that
+# network; then the next free one up to 199 (claims in CIDR_CLAIMS_DIR).
+POD_NET_FIRST, POD_NET_LAST = 100, 199
+CIDR_CLAIMS_DIR = Path(tempfile.gettempdir()) / "localcluster-pod-networks"
 NODE_IP = "127.0.0.1"
 SERVICE_CIDR = "10.0.0.0/24"
 ADMIN_USER = "local-admin"
@@ -323,7 +329,71 @@ class LocalCluster:
 
     @property
     def pod_cidr(self) -> str:
-        return POD_CIDR
+        """kwok's --cidr, e.g. "127.0.100.1/24" (first pod IP 127.0.100.1)."""
+        return self.config["pod_cidr"]
+
+    @property
+    def pod_network(self) -> str:
+        """The pod IP network, e.g. "127.0.100.0/24"."""
+        return self.config["pod_network"]
+
+    # ------------------------------------------------------------------ pod network claims
+
+    def _claim_pod_network(self) -> int:
+        CIDR_CLAIMS_DIR.mkdir(parents=True, exist_ok=True)
+        mine = str(self.base)
+        for n in range(POD_NET_FIRST, POD_NET_LAST + 1):
+            claim = CIDR_CLAIMS_DIR / f"127.0.{n}.0"
+            for _ in range(2):
+                try:
+                    fd = os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                except FileExistsError:
+                    try:
+                        owner = json.loads(claim.read_text())
+                    except (OSError, ValueError):
+                        owner = {}
+                    if owner.get("base") == mine:
+                        return n
+                    if self._claim_stale(owner, claim):
+                        claim.unlink(missing_ok=True)
+                        continue  # try to take it over
+                    break  # held by a live cluster
+                with os.fdopen(fd, "w") as f:
+                    json.dump({"base": mine, "pid": os.getpid()}, f)
+                return n
+        raise ClusterError(
+            f"no free pod network 127.0.{POD_NET_FIRST}-{POD_NET_LAST}.0/24 "
+            f"(claims in {CIDR_CLAIMS_DIR})"
+        )
+
+    @staticmethod
+    def _claim_stale(owner: dict, claim: Path) -> bool:
+        """A claim is live while its cluster's kwok runs (or during its first 2 minutes)."""
+        try:
+            if time.time() - claim.stat().st_mtime < 120:
+                return False
+        except OSError:
+            return True
+        base = owner.get("base")
+        if not base:
+            return True
+        try:
+            rec = json.loads((Path(base) / "run" / "kwok.pid").read_text())
+        except (OSError, ValueError):
+            return True
+        return not _record_alive(rec)
+
+    def _release_pod_network(self) -> None:
+        try:
+            n = self.config["pod_net"]
+        except (ClusterError, KeyError, ValueError):
+            return
+        claim = CIDR_CLAIMS_DIR / f"127.0.{n}.0"
+        try:
+            if json.loads(claim.read_text()).get("base") == str(self.base):
+                claim.unlink()
+        except (OSError, ValueError):
+            pass
 
     def token(self) -> str:
         return self.config["token"]
@@ -504,7 +574,7 @@ class LocalCluster:
             f"--kubeconfig={self.state_dir / 'components.kubeconfig'}",
             f"--config={self.state_dir / 'kwok.yaml'}",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            f"--cidr={POD_CIDR}",
+            f"--cidr={cfg['pod_cidr']}",
             f"--node-ip={NODE_IP}",
             "--node-lease-duration-seconds=40",
             "--node-port=0",
@@ -578,13 +648,16 @@ class LocalCluster:
             f.write(f'{token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
         (self.state_dir / "kwok.yaml").write_text(KWOK_STAGES.lstrip())
         etcd_port, etcd_peer, api_port = _free_ports(3)
+        net = self._claim_pod_network()
         cfg = {
             "ports": {"etcd": etcd_port, "etcd_peer": etcd_peer, "apiserver": api_port},
             "etcd_url": f"http://127.0.0.1:{etcd_port}",
             "server": f"https://127.0.0.1:{api_port}",
             "token": token,
             "node": NODE_NAME,
-            "pod_cidr": POD_CIDR,
+            "pod_net": net,
+            "pod_cidr": f"127.0.{net}.1/24",
+            "pod_network": f"127.0.{net}.0/24",
             "extra_apiserver_args": self.extra_apiserver_args,
         }
         self._save_config(cfg)
@@ -663,8 +736,8 @@ class LocalCluster:
             check=check_all,
         )
         self._log(
-            f"local cluster up in {time.monotonic() - t0:.1f}s: {cfg['server']} "
-            f"(export KUBECONFIG={self.kubeconfig})"
+            f"local cluster up in {time.monotonic() - t0:.1f}s: {cfg['server']}, pod IPs "
+            f"from {cfg['pod_network']} (export KUBECONFIG={self.kubeconfig})"
         )
         return True
 
@@ -720,6 +793,7 @@ class LocalCluster:
                     terminate_recorded(json.loads(p.read_text()), 5)
                 except (OSError, ValueError):
                     pass
+        self._release_pod_network()
         for d in (self.state_dir, self.run_dir, self.pods_dir):
             shutil.rmtree(d, ignore_errors=True)
         self.kubeconfig_path.unlink(missing_ok=True)
@@ -737,6 +811,7 @@ class LocalCluster:
             out["server"] = cfg["server"]
             out["etcd"] = cfg["etcd_url"]
             out["kubeconfig"] = self.kubeconfig
+            out["pod_network"] = cfg.get("pod_network")
             out["ready"] = comps["kube-apiserver"] and self.readyz()
         except ClusterError:
             out["ready"] = False
