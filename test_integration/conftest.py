@@ -30,9 +30,9 @@ import shutil
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -96,7 +96,11 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[ClusterInfo]:
             kind.delete()
         return
 
-    local = LocalCluster(ROOT)
+    # LOCAL_CLUSTER_BASE gives a test session a private cluster (state, ports, pod
+    # network), so several sessions on one machine don't share or stop each other's.
+    local = LocalCluster(
+        ROOT, base=os.environ.get("LOCAL_CLUSTER_BASE") or None, bin_dir=ROOT / ".local-cluster" / "bin"
+    )
     missing = local.missing_binaries()
     if missing:
         pytest.fail(
@@ -129,7 +133,7 @@ def local_cluster(cluster: ClusterInfo) -> LocalCluster:
 
 @pytest.fixture(scope="session")
 def k8s_api(cluster: ClusterInfo):
-    from kubernetes import client, config
+    from kubernetes import config
 
     api = config.new_client_from_config(config_file=cluster.kubeconfig)
     yield api
