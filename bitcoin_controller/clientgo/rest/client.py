@@ -18,7 +18,9 @@ request headers or bodies, so a token cannot leak through a log of errors.
 
 A 429 or 5xx answer with a ``Retry-After`` header is retried after the given
 delay, at most ``Config.max_retries`` times, as client-go's request retry
-does; throttled servers (API Priority and Fairness) rely on this.
+does; throttled servers (API Priority and Fairness) rely on this.  A GET
+that fails because a pooled connection was closed by the server is replayed
+once on a fresh connection, as Go's HTTP transport does.
 """
 
 from __future__ import annotations
@@ -147,6 +149,7 @@ class RESTClient:
         url = request.url()
         timeout = request.effective_timeout(stream)
         attempt = 0
+        replayed = False
         while True:
             if self._throttle is not None:
                 self._throttle.accept()
@@ -163,6 +166,18 @@ class RESTClient:
                     retries=False,
                     redirect=False,
                 )
+            except urllib3.exceptions.ProtocolError as err:
+                # A pooled keep-alive connection the server closed meanwhile fails
+                # like this before any answer.  Go's transport replays such a
+                # request when it is a GET; so do we, once.  Writes are not
+                # replayed: the server may have applied them.
+                if request.method == "GET" and not replayed:
+                    replayed = True
+                    log.debug("%s %s: %s on a pooled connection, replaying once",
+                              request.method, url, type(err).__name__)
+                    continue
+                reason = f"{type(err).__name__}: {err}"
+                raise TransportError(f"{request.method} {url}: {reason}") from err
             except urllib3.exceptions.HTTPError as err:
                 reason = f"{type(err).__name__}: {err}"
                 raise TransportError(f"{request.method} {url}: {reason}") from err
