@@ -38,8 +38,9 @@ test: lint test-unit test-integration ## Everything: lint, unit tests, integrati
 bench: $(STAMP) ## Run the benchmarks in benchmarks/
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-cluster-build: ## Build the local cluster's components from their Go modules (cached)
+cluster-build: ## Build the local cluster's components and helm from their Go modules (cached)
 	scripts/build-local-cluster
+	scripts/build-helm
 
 cluster-up: cluster-build ## Start the local cluster (kubeconfig in .local-cluster/kubeconfig)
 	$(CLUSTER_PY) scripts/local-cluster up

@@ -13,11 +13,21 @@ The controller and the RPC client ask it instead of branching on names.
   certificate mounted from the ``<network>-rpc-tls`` Secret, and the
   controller pins that certificate when it connects.
 
-Credentials reach the daemon as ``$(BC_RPC_USER)``/``$(BC_RPC_PASSWORD)``
-references that the kubelet expands from the container environment (filled
-from the network's Secret).  The pod spec therefore never contains a
-credential, only the reference; the expanded values are visible to processes
-inside the pod, which hold the Secret anyway.
+Credentials reach the pods as the environment variables ``BC_RPC_USER`` and
+``BC_RPC_PASSWORD`` (``envFrom`` the network's Secret); the pod spec never
+contains a credential.
+
+* bitcoind: the image's entrypoint turns them into a salted ``rpcauth`` line
+  in ``bitcoin.conf`` and removes the password from the daemon's environment,
+  so the password is on no command line.  A custom ``spec.image`` for
+  bitcoind must keep that contract: take bitcoind flags as arguments, and
+  configure RPC authentication from those two variables (the project's
+  ``build/bitcoind`` image does).  The readiness probe uses the daemon's
+  cookie file, so it needs no credentials at all.
+* btcd has no such mechanism (no rpcauth, no cookie); its flags take
+  ``$(BC_RPC_USER)``/``$(BC_RPC_PASSWORD)`` references that the kubelet
+  expands from the environment, which makes the values visible to processes
+  inside the pod -- which hold the Secret anyway.
 """
 
 from __future__ import annotations
@@ -60,9 +70,8 @@ class Implementation:
     rpc_dialect: str
 
     def command(self) -> list[str]:
-        if self.name == "btcd":
-            return ["btcd"]
-        return ["bitcoind"]
+        """The container command; empty means the image's entrypoint (bitcoind)."""
+        return ["btcd"] if self.name == "btcd" else []
 
     def args(self) -> list[str]:
         """The daemon's flags; ``$(VAR)`` references are expanded by the kubelet."""
@@ -84,44 +93,30 @@ class Implementation:
                 "--nostalldetect",
                 f"--miningaddr={REGTEST_MINING_ADDRESS}",
             ]
+        # The entrypoint writes regtest, RPC bind/port/allow and rpcauth into
+        # bitcoin.conf (network options in its [regtest] section) and passes
+        # these flags through.
         return [
-            "-regtest",
-            "-server",
-            "-listen",
-            f"-port={P2P_PORT}",
-            f"-rpcport={self.rpc_port}",
-            "-rpcbind=0.0.0.0",
-            "-rpcallowip=0.0.0.0/0",
-            "-rpcuser=$(BC_RPC_USER)",
-            "-rpcpassword=$(BC_RPC_PASSWORD)",
-            f"-datadir={DATA_DIR}",
-            "-printtoconsole",
-            "-txindex",
-            "-fallbackfee=0.0002",
+            "-listen=1",
             # Same reason as btcd's --nobanning: peers may share a source IP.
             "-whitelist=noban@0.0.0.0/0",
         ]
 
     def readiness_probe(self) -> dict[str, Any]:
-        """A probe that passes only once the RPC server accepts connections.
+        """A probe that passes only once the RPC server answers.
 
-        bitcoind images have a shell, so the probe makes a real authenticated
-        call.  The btcd image is distroless (no shell to expand credentials),
-        so the probe checks that the TLS RPC listener accepts connections; the
-        controller's own RPC calls then confirm each node before it counts in
-        the mesh.
+        bitcoind: a real RPC call authenticated with the daemon's cookie file
+        (answers only after warm-up).  btcd: its image is distroless and btcd
+        has no cookie, so the probe checks that the TLS RPC listener accepts
+        connections; the controller's own RPC calls then confirm each node
+        before it counts in the mesh.
         """
         if self.name == "btcd":
             handler: dict[str, Any] = {"tcpSocket": {"port": "rpc"}}
         else:
             handler = {
                 "exec": {
-                    "command": [
-                        "/bin/sh",
-                        "-c",
-                        f'bitcoin-cli -regtest -rpcport={self.rpc_port} -rpcuser="$BC_RPC_USER" '
-                        '-rpcpassword="$BC_RPC_PASSWORD" getblockchaininfo >/dev/null',
-                    ]
+                    "command": ["bitcoin-cli", f"-datadir={DATA_DIR}", "-regtest", "getblockchaininfo"]
                 }
             }
         return {**handler, "initialDelaySeconds": 1, "periodSeconds": 2, "timeoutSeconds": 5,

@@ -167,7 +167,6 @@ def new_statefulset(
         "name": _CONTAINER,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
-        "command": impl.command(),
         "args": impl.args(),
         "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
         "envFrom": [{"secretRef": {"name": secret_name, "optional": False}}],
@@ -184,6 +183,8 @@ def new_statefulset(
             "capabilities": {"drop": ["ALL"]},
         },
     }
+    if impl.command():
+        container["command"] = impl.command()
     if resources:
         container["resources"] = metav1.deep_copy(resources)
     return {
