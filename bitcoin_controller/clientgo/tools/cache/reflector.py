@@ -298,10 +298,9 @@ class Reflector:
         self._expected_gvk = _expected_gvk(expected_type)
         self.type_description = type_description or _gvk_description(self._expected_gvk)
         if name is None:
-            if isinstance(expected_type, ResourceInfo):
-                name = expected_type.group_resource
-            else:
-                name = self.type_description
+            # Name after the resource when known: it is the metrics label, so it must stay bounded.
+            is_resource = isinstance(expected_type, ResourceInfo)
+            name = expected_type.group_resource if is_resource else self.type_description
         self.name = name
         self._lister_watcher = lister_watcher
         self._store = store
