@@ -263,6 +263,12 @@ class Controller:
         start = self.clock.now()
         try:
             requeue_after = self.sync_handler(key)
+        except errors.ConflictError as err:
+            # The cache had not yet seen our own last write: routine, and the
+            # retry (after the informer catches up) will see the new version.
+            self.workqueue.add_rate_limited(key)
+            metrics.observe_sync("conflict", self.clock.since(start))
+            log.info("stale cache; retrying", key=key, error=str(err))
         except Exception as err:
             self.workqueue.add_rate_limited(key)
             metrics.observe_sync("error", self.clock.since(start))

@@ -25,7 +25,7 @@ SYNC_DURATION = Histogram(
 )
 SYNCS = Counter(
     "bitcoin_controller_syncs",
-    "Syncs of BitcoinNetworks, by result.",
+    "Syncs of BitcoinNetworks, by result (success, error, conflict).",
     ["result"],
     registry=REGISTRY,
 )

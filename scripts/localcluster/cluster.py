@@ -784,7 +784,8 @@ class LocalCluster:
         for name in reversed(COMPONENTS):
             if self.component_running(name):
                 stopped.append(name)
-            self.stop_component(name, grace=20 if name == "pod-runner" else 10)
+            grace = {"pod-runner": 40, "kube-apiserver": 3}.get(name, 10)
+            self.stop_component(name, grace=grace)
         # children of the pod runner that survived it (e.g. the runner was SIGKILLed)
         pods_run = self.run_dir / "pods"
         if pods_run.is_dir():
@@ -819,8 +820,11 @@ class LocalCluster:
 
     # ------------------------------------------------------------------ test helpers
 
-    def stop_apiserver(self, grace: float = 10) -> None:
-        """Stop kube-apiserver (SIGTERM, then SIGKILL); etcd and everything else keep running."""
+    def stop_apiserver(self, grace: float = 3) -> None:
+        """Stop kube-apiserver (SIGTERM, then SIGKILL); etcd and everything else keep running.
+
+        The apiserver stops listening at once on SIGTERM but its process lingers for ~10 s
+        of shutdown hooks, hence the short default grace before SIGKILL."""
         self.stop_component("kube-apiserver", grace)
 
     def start_apiserver(

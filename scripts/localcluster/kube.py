@@ -11,7 +11,8 @@ import http.client
 import json
 import ssl
 import urllib.parse
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 
 class KubeError(Exception):
