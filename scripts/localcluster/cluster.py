@@ -124,7 +124,7 @@ spec:
             reason: PodInitializing
       {{ end }}
       hostIP: {{ NodeIPWith .spec.nodeName | Quote }}
-      podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}
+      podIP: __POD_IP_TEMPLATE__
       phase: Pending
       startTime: {{ $now | Quote }}
 ---
@@ -173,7 +173,11 @@ spec:
     finalizers:
       empty: true
     delete: true
-"""
+""".replace(
+    "__POD_IP_TEMPLATE__",
+    "{{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid \"\" ) "
+    "( or .metadata.name \"\" ) ( or .metadata.namespace \"\" ) | Quote }}",
+)
 
 
 class ClusterError(Exception):

@@ -305,9 +305,9 @@ class PodWorker(threading.Thread):
         try:
             obj = self.kube.get(path, ok_404=True, timeout=10)
         except KubeError as e:
-            raise ConfigError("CreateContainerConfigError", f"reading {kind} {name!r}: {e}")
+            raise ConfigError("CreateContainerConfigError", f"reading {kind} {name!r}: {e}") from e
         except (OSError, http.client.HTTPException) as e:  # API server unreachable
-            raise ConfigError("ContainerCreating", f"reading {kind} {name!r}: {e}")
+            raise ConfigError("ContainerCreating", f"reading {kind} {name!r}: {e}") from e
         if obj is None and not optional:
             raise ConfigError(
                 "CreateContainerConfigError", f'{kind} "{name}" not found'
@@ -390,7 +390,7 @@ class PodWorker(threading.Thread):
                 f"/api/v1/namespaces/{self.ns}/serviceaccounts/{sa}/token", body, timeout=10
             )
         except (KubeError, OSError, http.client.HTTPException) as e:
-            raise ConfigError("ContainerCreating", f"service account token: {e}")
+            raise ConfigError("ContainerCreating", f"service account token: {e}") from e
         return {src["path"]: r["status"]["token"].encode()}
 
     def sync_volumes(self) -> None:
@@ -423,9 +423,10 @@ class PodWorker(threading.Thread):
                         files.update(self._source_files("configmap", src["configMap"]))
                     elif "downwardAPI" in src:
                         files.update(self._downward_files(src["downwardAPI"].get("items")))
-                    elif "serviceAccountToken" in src:
-                        if not self.volumes_ok or name not in self.volumes:
-                            files.update(self._sa_token(src["serviceAccountToken"]))
+                    elif "serviceAccountToken" in src and (
+                        not self.volumes_ok or name not in self.volumes
+                    ):
+                        files.update(self._sa_token(src["serviceAccountToken"]))
                 self._write_files(target, files, vol["projected"].get("defaultMode") or 0o644)
             else:
                 raise ConfigError(
