@@ -42,7 +42,11 @@ class NetworkCommandError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bitcoin-controller network", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="bitcoin-controller network",
+        description="Look at a BitcoinNetwork and talk to its nodes' JSON-RPC, resolving pod IPs, "
+        "credentials and the pinned RPC certificate the way the controller does.",
+    )
     parser.add_argument("--kubeconfig", help="kubeconfig to use (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
     parser.add_argument("-n", "--namespace", default="default", help="namespace of the network")
     sub = parser.add_subparsers(dest="command", required=True)
