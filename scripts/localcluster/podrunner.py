@@ -888,8 +888,10 @@ class PodWorker(threading.Thread):
             self.finished = True
 
     def _run(self) -> None:
-        # another pod (e.g. a deleted predecessor) may still hold this IP
-        while not self.runner.acquire_ip(self.ip, self.uid):
+        # another pod (e.g. a deleted predecessor) may still hold this IP; host-network
+        # pods all share the node IP, so they don't queue for it
+        host_network = bool(self.pod["spec"].get("hostNetwork"))
+        while not host_network and not self.runner.acquire_ip(self.ip, self.uid):
             reason = self.should_stop()
             if reason:
                 self.shutdown(reason)
