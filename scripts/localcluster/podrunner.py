@@ -265,6 +265,7 @@ class PodWorker(threading.Thread):
         self.volume_error = ""
         self.next_volume_sync = 0.0
         self.last_status: str | None = None
+        self.patch_failing = False
         self.cond_times: dict[str, tuple[str, str]] = {}
         self.finished = False
 
@@ -853,13 +854,19 @@ class PodWorker(threading.Thread):
         try:
             self.kube.patch_status(self.ns, self.pod_name, status)
             self.last_status = key
+            self.patch_failing = False
+            return
         except KubeError as e:
             if e.status == 404:
                 self.last_status = key
                 return
-            log.warning("%s/%s: status patch failed: %s", self.ns, self.pod_name, e)
+            err: Exception = e
         except (OSError, http.client.HTTPException) as e:
-            log.warning("%s/%s: status patch failed: %s", self.ns, self.pod_name, e)
+            err = e
+        # retried next round; warn once per outage, not every round
+        if not self.patch_failing:
+            log.warning("%s/%s: status patch failed (will retry): %s", self.ns, self.pod_name, err)
+        self.patch_failing = True
 
     # ------------------------------------------------------------------ main loop
 
