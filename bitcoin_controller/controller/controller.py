@@ -268,7 +268,7 @@ class Controller:
             # retry (after the informer catches up) will see the new version.
             self.workqueue.add_rate_limited(key)
             metrics.observe_sync("conflict", self.clock.since(start))
-            log.info("stale cache; retrying", key=key, error=str(err))
+            log.debug("stale cache; retrying", key=key, error=str(err))
         except Exception as err:
             self.workqueue.add_rate_limited(key)
             metrics.observe_sync("error", self.clock.since(start))
