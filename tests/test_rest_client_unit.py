@@ -24,6 +24,8 @@ from bitcoin_controller.clientgo.rest import (
     anonymous_client_config,
     pool_manager_for,
 )
+from bitcoin_controller.clientgo.rest.client import ERROR_CODE_LABEL
+from bitcoin_controller.clientgo.util.workqueue.metrics import REGISTRY
 from bitcoin_controller.utils.clock import FakeClock
 
 TOKEN = "s3cr3t-token-value"
@@ -429,3 +431,53 @@ def test_insecure_together_with_a_ca_is_refused_unit():
         RESTClient(Config(host="https://h:6443", insecure=True, ca_data=b"pem"))
     assert RESTClient(Config(host="h:6443", insecure=True)).base_url == "https://h:6443"
     assert RESTClient(Config(host="h:8080")).base_url == "http://h:8080"
+
+
+# -- rest_client_requests_total ---------------------------------------------------
+
+
+def requests_counted(host: str, method: str, code: str) -> float:
+    """The current value of one rest_client_requests_total series (0 if absent)."""
+    labels = {"code": code, "method": method, "host": host}
+    return REGISTRY.get_sample_value("rest_client_requests_total", labels) or 0.0
+
+
+def test_requests_are_counted_per_attempt_by_code_method_and_host_unit(server):
+    host = server.url.removeprefix("http://")
+    pods = clientset(server).core_v1().pods("ns1")
+    busy = Reply(429, status(429, "TooManyRequests", "slow down"), {"Retry-After": "0"})
+    server.route("GET", "/api/v1/namespaces/ns1/pods/p1", busy, Reply(200, POD))
+    server.route("GET", "/api/v1/namespaces/ns1/pods/gone", Reply(404, status(404, "NotFound", "no")))
+    server.route("POST", "/api/v1/namespaces/ns1/pods", Reply(201, POD))
+    series = [("GET", "200"), ("GET", "429"), ("GET", "404"), ("POST", "201")]
+    before = {s: requests_counted(host, *s) for s in series}
+
+    pods.get("p1")  # one request, two attempts: 429 then 200
+    with pytest.raises(errors.NotFoundError):
+        pods.get("gone")
+    pods.create(POD)
+
+    after = {s: requests_counted(host, *s) for s in series}
+    assert {s: after[s] - before[s] for s in series} == {
+        ("GET", "200"): 1, ("GET", "429"): 1, ("GET", "404"): 1, ("POST", "201"): 1}
+
+
+def test_request_without_an_answer_is_counted_as_error_unit():
+    host = "127.0.0.1:1"
+    before = requests_counted(host, "GET", ERROR_CODE_LABEL)
+    with pytest.raises(TransportError):
+        Clientset(Config(host=f"http://{host}", connect_timeout=2)).core_v1().pods("ns1").get("p1")
+    assert requests_counted(host, "GET", ERROR_CODE_LABEL) - before == 1
+
+
+@pytest.mark.timeout(20)
+def test_a_watch_counts_as_one_get_and_host_label_has_no_credentials_unit(server):
+    server.route("GET", WATCH_PATH, watch_route(("ADDED", pod("a", "1"))))
+    host = server.url.removeprefix("http://")
+    before = requests_counted(host, "GET", "200")
+    with clientset(server).core_v1().pods("ns1").watch() as w:
+        assert [e["type"] for e in w] == ["ADDED"]
+    assert requests_counted(host, "GET", "200") - before == 1
+    # user info in the server URL never becomes part of the label
+    client = RESTClient(Config(host=server.url.replace("://", "://user:pw@")))
+    assert client._host_label == host

@@ -21,6 +21,11 @@ delay, at most ``Config.max_retries`` times, as client-go's request retry
 does; throttled servers (API Priority and Fairness) rely on this.  A GET
 that fails because a pooled connection was closed by the server is replayed
 once on a fresh connection, as Go's HTTP transport does.
+
+Every attempt is counted in :data:`REQUEST_RESULTS`, the Prometheus counter
+``rest_client_requests_total{code,method,host}`` that client-go's
+``metrics.RequestResult`` feeds -- the one number that tells how much a
+controller costs the API server.
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
+from prometheus_client import Counter
 
 from ...apimachinery import errors
 from ...utils.clock import REAL_CLOCK, Clock
+from ..util.workqueue.metrics import REGISTRY
 from .body import encode_json
 from .config import Config
 from .throttle import TokenBucketRateLimiter
@@ -49,6 +56,8 @@ __all__ = [
     "error_from_response",
     "random_watch_timeout",
     "DEFAULT_WATCH_TIMEOUT",
+    "REQUEST_RESULTS",
+    "ERROR_CODE_LABEL",
 ]
 
 log = logging.getLogger(__name__)
@@ -58,6 +67,25 @@ log = logging.getLogger(__name__)
 DEFAULT_WATCH_TIMEOUT = 3600.0
 
 _JSON = "application/json"
+
+#: The ``code`` label of an attempt that got no HTTP answer.  Error texts
+#: vary without bound, so, as client-go does, they all share one label value.
+ERROR_CODE_LABEL = "<error>"
+
+#: ``rest_client_requests_total{code,method,host}`` (client-go's
+#: ``metrics.RequestResult``, registered by component-base under this name).
+#: One increment per attempt that reached the wire: a request retried after
+#: ``Retry-After`` counts each try, as client-go's ``withRetry.After`` does.
+#: ``host`` is the API server's ``host:port`` -- never a path or query, so
+#: the series stay few and no object name or credential becomes a label.
+#: prometheus_client appends ``_total`` to a counter's name on exposition.
+REQUEST_RESULTS = Counter(
+    "rest_client_requests",
+    "Requests the REST client sent to the API server, per attempt, by HTTP status code "
+    "('<error>' when no answer came), method and host.",
+    ["code", "method", "host"],
+    registry=REGISTRY,
+)
 
 
 class RESTClient:
@@ -74,6 +102,8 @@ class RESTClient:
             raise ValueError("a root certificate authority cannot be combined with insecure=True")
         self.config = config
         self.base_url = _base_url(config)
+        # Go labels the metric with url.Host: host and port, no user info.
+        self._host_label = urlsplit(self.base_url).netloc.rpartition("@")[2]
         self._clock = clock
         self._pool = pool_manager_for(config)
         self._token_file = (
@@ -171,16 +201,21 @@ class RESTClient:
                 # like this before any answer.  Go's transport replays such a
                 # request when it is a GET; so do we, once.  Writes are not
                 # replayed: the server may have applied them.
+                # Go's replay happens inside http.Transport, below client-go's
+                # metric, so the dead connection is not counted as an attempt.
                 if request.method == "GET" and not replayed:
                     replayed = True
                     log.debug("%s %s: %s on a pooled connection, replaying once",
                               request.method, url, type(err).__name__)
                     continue
+                self._count(request.method, ERROR_CODE_LABEL)
                 reason = f"{type(err).__name__}: {err}"
                 raise TransportError(f"{request.method} {url}: {reason}") from err
             except urllib3.exceptions.HTTPError as err:
+                self._count(request.method, ERROR_CODE_LABEL)
                 reason = f"{type(err).__name__}: {err}"
                 raise TransportError(f"{request.method} {url}: {reason}") from err
+            self._count(request.method, str(response.status))
             delay = _retry_after(response)
             if delay is None or attempt >= self.config.max_retries:
                 return response
@@ -189,6 +224,10 @@ class RESTClient:
             log.info("%s %s: HTTP %d, retrying after %ss (attempt %d)",
                      request.method, url, response.status, delay, attempt)
             self._clock.sleep(delay)
+
+
+    def _count(self, method: str, code: str) -> None:
+        REQUEST_RESULTS.labels(code=code, method=method, host=self._host_label).inc()
 
 
 class Request:
