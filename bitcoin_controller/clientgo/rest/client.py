@@ -225,7 +225,6 @@ class RESTClient:
                      request.method, url, response.status, delay, attempt)
             self._clock.sleep(delay)
 
-
     def _count(self, method: str, code: str) -> None:
         REQUEST_RESULTS.labels(code=code, method=method, host=self._host_label).inc()
 
