@@ -611,7 +611,7 @@ def _resources_drift(desired: dict, actual: dict) -> str | None:
     for kind in ("limits", "requests"):
         w, g = want.get(kind) or {}, got.get(kind) or {}
         if set(w) != set(g) or any(
-            resources.parse_quantity(w[k]) != resources.parse_quantity(g[k]) for k in w
+            api.parse_quantity(w[k]) != api.parse_quantity(g[k]) for k in w
         ):
             return f"spec.template.spec.containers[0].resources.{kind}"
     return None

@@ -17,6 +17,7 @@ import binascii
 from dataclasses import dataclass, field
 
 from ..apimachinery import errors
+from ..apis.bitcoincontroller.v1 import BC_RPC_PASSWORD, BC_RPC_USER
 from ..clientgo.kubernetes import Interface
 
 __all__ = [
@@ -27,8 +28,8 @@ __all__ = [
     "read_credentials",
 ]
 
-USER_KEY = "BC_RPC_USER"
-PASSWORD_KEY = "BC_RPC_PASSWORD"
+USER_KEY = BC_RPC_USER
+PASSWORD_KEY = BC_RPC_PASSWORD
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,10 @@ and ``<network>-rpc-tls`` for btcd's RPC certificate Secret.
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..apimachinery import metav1
+from ..apis.bitcoincontroller.v1 import parse_quantity
 from ..clientgo.kubernetes import scheme
 from .implementations import DATA_DIR, P2P_PORT, TLS_DIR, Implementation
 
@@ -39,7 +38,6 @@ __all__ = [
     "new_statefulset",
     "new_tls_secret",
     "owned_fields_differ",
-    "parse_quantity",
 ]
 
 SERVICE_SUFFIX = "-svc"
@@ -236,34 +234,9 @@ def new_tls_secret(network: dict[str, Any], cert_pem: bytes, key_pem: bytes) -> 
 
 # -- comparing desired with actual -------------------------------------------------
 
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
-_SUFFIXES = {
-    "": Decimal(1), "m": Decimal("0.001"), "u": Decimal("1e-6"), "n": Decimal("1e-9"),
-    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9, "T": Decimal(10) ** 12,
-    "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
-    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40,
-    "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
-}
-
-
-def parse_quantity(value: str | int | float) -> Decimal:
-    """A Kubernetes resource quantity (``500m``, ``1Gi``, ``0.5``) as a Decimal.
-
-    The API server rewrites quantities into canonical form (``0.5`` becomes
-    ``500m``), so comparing the strings would report drift forever.
-    """
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    match = _QUANTITY.match(str(value).strip())
-    if not match or match.group(2) not in _SUFFIXES:
-        raise ValueError(f"invalid quantity {value!r}")
-    try:
-        return Decimal(match.group(1)) * _SUFFIXES[match.group(2)]
-    except InvalidOperation:
-        raise ValueError(f"invalid quantity {value!r}") from None
-
-
 def _same_quantity(a: Any, b: Any) -> bool:
+    # The API server rewrites quantities into canonical form (0.5 -> 500m):
+    # comparing strings would report drift forever.
     try:
         return parse_quantity(a) == parse_quantity(b)
     except ValueError:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..apimachinery import metav1
+from ..apis.bitcoincontroller.v1 import CONNECTED, READY, SYNCED
 
 __all__ = [
     "READY",
@@ -44,9 +45,6 @@ __all__ = [
     "set_condition",
 ]
 
-READY = "Ready"
-CONNECTED = "Connected"
-SYNCED = "Synced"
 
 #: Bitcoin Core's limit on outbound connections opened for ``addnode`` entries.
 MAX_ADDNODE_CONNECTIONS = 8
