@@ -72,9 +72,13 @@ class Options:
     impersonate: str | None
 
 
-# (flag, default, type, help). The default shown in --help is the real one.
+# (flag, default, type, help). Defaults are written as a user would type them
+# ("30s", not 30.0): argparse parses a string default with the flag's type, and
+# --help then shows the same text.  A help text that explains its own default
+# (an empty or unset one means something) says "(default: ...)" itself.
 _FLAGS: list[tuple[str, object, object, str]] = [
-    ("--kubeconfig", None, str, "path to a kubeconfig; without it: in-cluster config, else the default kubeconfig"),
+    ("--kubeconfig", None, str,
+     "path to a kubeconfig (default: the in-cluster config in a pod, else $KUBECONFIG or ~/.kube/config)"),
     ("--namespace", "", str, "watch only this namespace (default: all namespaces)"),
     ("--workers", 2, _positive_int, "number of worker threads syncing networks in parallel"),
     ("--resync-period", "30s", parse_duration, "how often every network is re-checked even without events"),
@@ -89,8 +93,29 @@ _FLAGS: list[tuple[str, object, object, str]] = [
     ("--default-image-bitcoind", BITCOIND.default_image, str, "image for networks with implementation bitcoind"),
     ("--default-image-btcd", BTCD.default_image, str, "image for networks with implementation btcd"),
     ("--impersonate", None, str,
-     "act as this user, e.g. system:serviceaccount:bitcoin-controller:bitcoin-controller (needs impersonate rights)"),
+     "act as this user, e.g. system:serviceaccount:bitcoin-controller:bitcoin-controller "
+     "(needs impersonate rights; default: the kubeconfig's own identity)"),
 ]
+
+
+_CHOICES: dict[str, list[str]] = {
+    "--log-format": ["json", "console", "auto"],
+    "--log-level": ["debug", "info", "warning", "error"],
+}
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Append "(default: X)" unless the help text already describes its default.
+
+    Without this, flags whose default is "unset" would show a meaningless
+    "(default: )" or "(default: None)" after the sentence that explains it.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        if "default:" in help_text:
+            return help_text
+        return super()._get_help_string(action)
 
 
 def _env_name(flag: str) -> str:
@@ -104,14 +129,21 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         description="Run the BitcoinNetwork controller. Every flag can also be set through the "
         f"environment variable named {ENV_PREFIX}<FLAG> (e.g. {_env_name('--resync-period')}).",
         epilog="Operator commands: 'bitcoin-controller network --help' (status, rpc, mine).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     for flag, default, kind, help_text in _FLAGS:
         env = _env_name(flag)
         value = environ.get(env, default)
-        if value is not None and not isinstance(value, (int, float, bool)) and kind is not str:
+        choices = _CHOICES.get(flag)
+        if env in environ:
+            # Checked here to name the variable in the error (argparse checks
+            # neither choices nor types of defaults by name); the string itself
+            # stays the default, which argparse parses with ``kind``.
             try:
-                value = kind(value)  # type: ignore[operator]
+                if kind is not str:
+                    kind(value)  # type: ignore[operator]
+                if choices and value not in choices:
+                    raise ValueError(f"invalid choice {value!r} (choose from {', '.join(choices)})")
             except (argparse.ArgumentTypeError, ValueError) as err:
                 parser.error(f"{env}: {err}")
         kwargs: dict = {"default": value, "help": f"{help_text} [env {env}]"}
@@ -119,10 +151,8 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
             kwargs.update(nargs="?", const=True, type=_bool)
         else:
             kwargs["type"] = kind
-        if flag == "--log-format":
-            kwargs["choices"] = ["json", "console", "auto"]
-        if flag == "--log-level":
-            kwargs["choices"] = ["debug", "info", "warning", "error"]
+        if choices:
+            kwargs["choices"] = choices
         parser.add_argument(flag, **kwargs)
     return parser
 
