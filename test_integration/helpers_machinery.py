@@ -22,16 +22,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import selectors
+import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import Request, urlopen
 
 from bitcoin_controller.apimachinery import watch
 from bitcoin_controller.apimachinery.metav1 import ListOptions
@@ -339,6 +344,9 @@ class GatedListWatch:
         #: Exceptions raised by WATCH calls (e.g. connection refused while the
         #: API server restarts), in order.
         self.watch_errors: list[BaseException] = []
+        #: The ``Status`` objects of ERROR events the server sent on watches
+        #: (e.g. 410 Expired), in order.
+        self.error_events: list[dict[str, Any]] = []
 
     def list(self, opts: ListOptions) -> dict[str, Any]:
         with self._cond:
@@ -364,10 +372,16 @@ class GatedListWatch:
                 self.watch_errors.append(err)
                 self._cond.notify_all()
             raise
+        w = _ErrorRecordingWatch(w, self._note_error_event)
         with self._cond:
             self._current = w
             self._cond.notify_all()
         return w
+
+    def _note_error_event(self, status: dict[str, Any]) -> None:
+        with self._cond:
+            self.error_events.append(status)
+            self._cond.notify_all()
 
     def hold(self) -> None:
         """Close the gate and end the open watch; the reflector's next WATCH blocks."""
@@ -407,6 +421,23 @@ class GatedListWatch:
         """``(number of LIST calls, number of WATCH calls)`` so far."""
         with self._cond:
             return len(self.list_calls), len(self.watch_calls)
+
+
+class _ErrorRecordingWatch(watch.Interface):
+    """Passes a watch through unchanged, reporting the ``Status`` of every ERROR event."""
+
+    def __init__(self, inner: watch.Interface, on_error: Callable[[dict[str, Any]], None]):
+        self._inner = inner
+        self._on_error = on_error
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for event in self._inner:
+            if event.get("type") == watch.ERROR:
+                self._on_error(event.get("object") or {})
+            yield event
+
+    def stop(self) -> None:
+        self._inner.stop()
 
 
 # --------------------------------------------------------------------------- TCP proxy
@@ -525,3 +556,114 @@ def tcp_proxy(upstream_url: str) -> Iterator[TCPProxy]:
         yield proxy
     finally:
         proxy.close()
+
+
+# --------------------------------------------------------------------------- a peer API server
+
+
+class PeerAPIServer:
+    """A second kube-apiserver on the cluster's etcd, like one replica of an HA control plane.
+
+    Restarting *this* server exercises everything a client sees when its API
+    server restarts (refused connections, a fresh watch cache that no longer
+    knows old resourceVersions, 429 while it initialises) without disturbing
+    the cluster's own components: the controller manager of the local
+    cluster takes more than a minute to recover from a restart of the main
+    API server, which would break the tests that follow.
+
+    Its command line is the running main API server's (read from ``/proc``),
+    with another ``--secure-port``; it shares the certificate directory, so
+    the kubeconfig's CA and token work unchanged -- only the host differs.
+    """
+
+    def __init__(self, main_server_url: str, ca_file: str, token: str, log_path: Path) -> None:
+        main_port = urlsplit(main_server_url).port
+        argv = _running_apiserver_argv(main_port)
+        self.port = _free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        self._argv = [a for a in argv if not a.startswith("--secure-port=")]
+        self._argv.append(f"--secure-port={self.port}")
+        self._ca_file = ca_file
+        self._token = token
+        self._log_path = log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 90) -> None:
+        """Start the process and wait until it reports ready."""
+        wait_for(lambda: _port_free(self.port), 30, f"port {self.port} to be free")
+        with open(self._log_path, "ab") as log:
+            self._proc = subprocess.Popen(self._argv, stdin=subprocess.DEVNULL, stdout=log,
+                                          stderr=subprocess.STDOUT, start_new_session=True)
+
+        def ready() -> bool:
+            assert self._proc is not None
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"peer kube-apiserver exited ({self._proc.returncode}); "
+                                   f"see {self._log_path}")
+            return self._readyz()
+
+        wait_for(ready, timeout, "the peer kube-apiserver to be ready", interval=0.2)
+
+    def _readyz(self) -> bool:
+        ctx = ssl.create_default_context(cafile=self._ca_file)
+        req = Request(self.url + "/readyz", headers={"Authorization": f"Bearer {self._token}"})
+        try:
+            with urlopen(req, context=ctx, timeout=3) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def stop(self, grace: float = 15) -> None:
+        """SIGTERM (then SIGKILL after ``grace``) the process started by :meth:`start`."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def _running_apiserver_argv(port: int | None) -> list[str]:
+    """The command line of the kube-apiserver process serving ``port``."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = [a.decode() for a in f.read().split(b"\0") if a]
+        except OSError:
+            continue
+        if argv and argv[0].endswith("kube-apiserver") and f"--secure-port={port}" in argv:
+            return argv
+    raise RuntimeError(f"no kube-apiserver process serves port {port}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@contextlib.contextmanager
+def peer_apiserver(kubeconfig: str, log_path: Path) -> Iterator[PeerAPIServer]:
+    """A started :class:`PeerAPIServer` for the cluster of ``kubeconfig``; stopped afterwards."""
+    config = admin_config(kubeconfig)
+    if not config.ca_file or not config.bearer_token:
+        raise RuntimeError("the peer API server needs a kubeconfig with a CA and a token")
+    peer = PeerAPIServer(config.host, config.ca_file, config.bearer_token, log_path)
+    peer.start()
+    try:
+        yield peer
+    finally:
+        peer.stop()

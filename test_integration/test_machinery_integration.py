@@ -13,9 +13,11 @@ Run: ``.venv/bin/pytest -q test_integration/test_machinery_integration.py``
 
 from __future__ import annotations
 
+import datetime
 import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +31,7 @@ from helpers_machinery import (
     delete_namespace,
     kubectl_get,
     new_clientset,
+    peer_apiserver,
     running_informer,
     running_reflector,
     store_view,
@@ -40,7 +43,7 @@ from bitcoin_controller.apimachinery import errors
 from bitcoin_controller.apimachinery.metav1 import ListOptions
 from bitcoin_controller.apimachinery.watch import EventType
 from bitcoin_controller.clientgo.kubernetes import Clientset
-from bitcoin_controller.clientgo.kubernetes.scheme import CONFIG_MAPS, ResourceInfo
+from bitcoin_controller.clientgo.kubernetes.scheme import CONFIG_MAPS, EVENTS, ResourceInfo
 from bitcoin_controller.clientgo.tools.cache import (
     NAMESPACE_INDEX,
     DeletedFinalStateUnknown,
@@ -352,22 +355,43 @@ def new_config_map_informer(lister_watcher: Any) -> SharedIndexInformer:
                                {NAMESPACE_INDEX: meta_namespace_index_func})
 
 
-@pytest.mark.timeout(240)
+def event(namespace: str, name: str, message: str) -> dict[str, Any]:
+    """A core/v1 Event about a (made-up) ConfigMap."""
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": namespace},
+        "involvedObject": {"apiVersion": "v1", "kind": "ConfigMap", "name": "it-subject",
+                           "namespace": namespace},
+        "reason": "Testing",
+        "message": message,
+        "type": "Normal",
+        "source": {"component": "machinery-integration-test"},
+        "count": 1,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+    }
+
+
+@pytest.mark.timeout(120)
 def test_informer_relists_after_watch_expired_and_delivers_tombstone_integration(
     kubeconfig: str, client: Clientset, namespace: str, local_cluster: Any
 ) -> None:
     """A watch that cannot resume (410 Expired) leads to a relist; a deletion that happened
     while the informer was not watching reaches ``on_delete`` as a DeletedFinalStateUnknown.
 
-    How the 410 is forced: the gate holds the reflector's watch closed (its
-    WATCH call waits, with the resourceVersion it will resume from); then,
-    behind its back, one object is deleted, one changed and one created;
-    etcd is compacted (so even a cache-less server could not replay the
-    changes) and the API server restarted (its new watch cache starts after
-    the held resourceVersion -- the cache would otherwise replay recent
-    history from memory despite the compaction).  Released, the watch gets
-    410 "too old resource version"; the reflector relists at its last
-    resourceVersion and the DeltaFIFO infers the deletion.
+    How the 410 is forced: the informer watches core/v1 *events*, the one
+    resource kube-apiserver serves without a watch cache (1.34's
+    ``DefaultWatchCacheSizes`` sets it to 0), so its watches are served by
+    etcd itself.  The gate holds the reflector's watch closed (its WATCH call
+    waits, with the resourceVersion it will resume from); behind its back one
+    object is deleted, one changed and one created; then etcd is compacted.
+    Released, the watch asks etcd for history that no longer exists and gets
+    an ERROR event with 410 Expired; the reflector relists at its last
+    resourceVersion and the DeltaFIFO infers the deletion.  (For cached
+    resources the watch cache would replay recent history from memory despite
+    the compaction; only an API server restart makes those expire.)
 
     Unchanged objects come back from the relist as ``on_update(old, new)``
     with equal resourceVersions, also to a handler without resync: client-go
@@ -375,11 +399,11 @@ def test_informer_relists_after_watch_expired_and_delivers_tombstone_integration
     informer with resync period 0 never makes.  That is why handlers (like
     sample-controller's) ignore updates whose resourceVersion did not change.
     """
-    cms = client.core_v1().config_maps(namespace)
+    events = client.core_v1().events(namespace)
     for name in ("it-keep", "it-change", "it-doomed"):
-        cms.create(config_map(name, {"v": "1"}))
-    gate = GatedListWatch(new_list_watch_from_client(client, CONFIG_MAPS, namespace))
-    informer = new_config_map_informer(gate)
+        events.create(event(namespace, name, "first"))
+    gate = GatedListWatch(new_list_watch_from_client(client, EVENTS, namespace))
+    informer = SharedIndexInformer(gate, EVENTS, 0.0, {NAMESPACE_INDEX: meta_namespace_index_func})
     handler = HandlerRecorder()
     informer.add_event_handler(handler)
     try:
@@ -388,7 +412,7 @@ def test_informer_relists_after_watch_expired_and_delivers_tombstone_integration
             handler.wait(handler.find("add", "it-doomed"), 30, "the initial adds")
             # One event on the current watch, so that ending it is a clean close
             # (re-watch at once) rather than a "very short watch" (relist first).
-            cms.create(config_map("it-canary"))
+            events.create(event(namespace, "it-canary", "live"))
             handler.wait(handler.find("add", "it-canary"), 30, "a live event")
 
             gate.hold()
@@ -398,74 +422,90 @@ def test_informer_relists_after_watch_expired_and_delivers_tombstone_integration
             lists_before = len(gate.list_calls)
 
             # Behind the informer's back:
-            doomed = cms.get("it-doomed")
-            cms.delete("it-doomed")
-            changed = cms.update({**cms.get("it-change"), "data": {"v": "2"}})
-            cms.create(config_map("it-born", {"v": "1"}))
+            doomed = events.get("it-doomed")
+            events.delete("it-doomed")
+            changed = events.update({**events.get("it-change"), "message": "second"})
+            events.create(event(namespace, "it-born", "new"))
             local_cluster.compact_etcd()
-            local_cluster.restart_apiserver()
             assert handler.snapshot()[calls_before:] == [], "the informer saw nothing yet"
             gate.release()
 
-            tombstone = handler.wait(handler.find("delete", "it-doomed"), 90,
+            tombstone = handler.wait(handler.find("delete", "it-doomed"), 60,
                                      "the missed deletion").obj
             assert isinstance(tombstone, DeletedFinalStateUnknown)
             assert tombstone.key == f"{namespace}/it-doomed"
             assert tombstone.obj["metadata"]["uid"] == doomed["metadata"]["uid"], \
                 "the tombstone carries the last state the cache knew"
-            update = handler.wait(handler.find("update", "it-change"), 30, "the missed update").obj
-            assert update["data"] == {"v": "2"}
-            assert update["metadata"]["resourceVersion"] == changed["metadata"]["resourceVersion"]
+            update = handler.wait(handler.find("update", "it-change"), 30, "the missed update")
+            assert update.obj["message"] == "second"
+            assert rv(update.obj) == rv(changed) > rv(update.old)
             added = handler.wait(handler.find("add", "it-born"), 30, "the missed creation")
             assert added.is_in_initial_list is False
+            keep = handler.wait(handler.find("update", "it-keep"), 30, "the relisted object")
+            assert rv(keep.old) == rv(keep.obj), "unchanged, and visibly so"
 
+            assert [s.get("code") for s in gate.error_events] == [410], \
+                "the resumed watch was refused with 410 Expired"
             assert len(gate.list_calls) > lists_before, "the expired watch led to a relist"
             assert gate.list_calls[lists_before].resource_version == held_rv, \
-                "classic client-go relists at the last resourceVersion, not at \"\""
-            wait_for(lambda: kubectl_get(kubeconfig, "configmaps", namespace)
+                'classic client-go relists at the last resourceVersion, not at ""'
+            wait_for(lambda: kubectl_get(kubeconfig, "events", namespace)
                      == store_view(informer.get_indexer().list()), 30,
                      "the cache to agree with kubectl")
-            keep = handler.wait(handler.find("update", "it-keep"), 30, "the relisted object")
-            assert keep.old["metadata"]["resourceVersion"] == \
-                keep.obj["metadata"]["resourceVersion"], "unchanged, and visibly so"
-            assert [c.kind for c in handler.snapshot()[calls_before:]
-                    if _name(c.obj) == "it-keep"] == ["update"]
     finally:
         gate.release()
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(180)
 def test_informer_reconnects_after_apiserver_restart_integration(
-    kubeconfig: str, client: Clientset, namespace: str, local_cluster: Any
+    kubeconfig: str, client: Clientset, namespace: str, tmp_path: Path
 ) -> None:
-    """The API server goes away under a running informer and comes back: the reflector
-    backs off on "connection refused", reconnects, and the cache converges."""
+    """The informer's API server goes away and comes back: the reflector backs off on
+    "connection refused", reconnects, and converges -- including changes made while it
+    was down (another API server of the cluster took them).
+
+    The informer talks to a peer kube-apiserver (see ``PeerAPIServer``); the
+    restarted peer starts with a fresh watch cache, so the re-watch from the
+    old resourceVersion is refused (410) and the reflector relists -- the
+    deletion made during the outage arrives as a tombstone.
+    """
     cms = client.core_v1().config_maps(namespace)
     cms.create(config_map("it-before"))
-    gate = GatedListWatch(new_list_watch_from_client(client, CONFIG_MAPS, namespace))
-    informer = new_config_map_informer(gate)
-    handler = HandlerRecorder()
-    informer.add_event_handler(handler)
-    with running_informer(informer):
-        wait_for(informer.has_synced, 30, "the initial sync")
-        handler.wait(handler.find("add", "it-before"), 30, "the initial add")
-        watches_before = len(gate.watch_calls)
+    cms.create(config_map("it-doomed"))
+    with peer_apiserver(kubeconfig, tmp_path / "peer-kube-apiserver.log") as peer:
+        via_peer = new_clientset(kubeconfig, host=peer.url)
+        gate = GatedListWatch(new_list_watch_from_client(via_peer, CONFIG_MAPS, namespace))
+        informer = new_config_map_informer(gate)
+        handler = HandlerRecorder()
+        informer.add_event_handler(handler)
+        with running_informer(informer):
+            wait_for(informer.has_synced, 30, "the initial sync")
+            handler.wait(handler.find("add", "it-doomed"), 30, "the initial adds")
+            # An event on the current watch: its end is then a clean close, and the
+            # reflector re-watches at once (refused) instead of relisting first.
+            cms.create(config_map("it-canary"))
+            handler.wait(handler.find("add", "it-canary"), 30, "a live event")
 
-        local_cluster.restart_apiserver(downtime=2)
+            peer.stop()
+            gate.wait_calls(lambda g: any(is_connection_refused(e) for e in g.watch_errors),
+                            60, "a watch refused while the server is down")
+            cms.create(config_map("it-during"))
+            cms.delete("it-doomed")
+            peer.start()
+            cms.create(config_map("it-after"))
 
-        cms.create(config_map("it-after"))
-        handler.wait(handler.find("add", "it-after"), 90, "an object created after the restart")
-        cms.delete("it-before")
-        handler.wait(handler.find("delete", "it-before"), 30, "a deletion after the restart")
-        wait_for(lambda: kubectl_get(kubeconfig, "configmaps", namespace)
-                 == store_view(informer.get_indexer().list()), 30,
-                 "the cache to agree with kubectl")
+            handler.wait(handler.find("add", "it-during"), 90, "the creation during the outage")
+            handler.wait(handler.find("add", "it-after"), 30, "the creation after the restart")
+            gone = handler.wait(handler.find("delete", "it-doomed"), 30, "the missed deletion")
+            assert isinstance(gone.obj, DeletedFinalStateUnknown)
+            wait_for(lambda: kubectl_get(kubeconfig, "configmaps", namespace)
+                     == store_view(informer.get_indexer().list()), 30,
+                     "the cache to agree with kubectl")
 
-    assert len(gate.watch_calls) > watches_before, "the reflector watched again"
-    assert any(is_connection_refused(err) for err in gate.watch_errors), \
-        f"watches were refused while the server was down: {gate.watch_errors}"
-    deletes = [c for c in handler.snapshot() if c.kind == "delete"]
-    assert [_name(c.obj) for c in deletes] == ["it-before"], "nothing else was lost"
+    lists, _ = gate.counts()
+    assert lists >= 2, "the fresh watch cache of the restarted server forced a relist"
+    deletes = [_name(c.obj) for c in handler.snapshot() if c.kind == "delete"]
+    assert deletes == ["it-doomed"], "nothing else was lost"
 
 
 def _name(obj: Any) -> str:
