@@ -6,6 +6,11 @@ value of any key that looks like a credential (``password``, ``token``,
 careless ``log.info(..., password=...)`` cannot leak one.  The controller
 never passes credential values to the logger in the first place; this is the
 second line of defence.
+
+:func:`add_network_context` gives every line about one BitcoinNetwork the
+same three fields, ``namespace``, ``network`` and ``key``, whichever part of
+the process wrote it, so one filter (``jq 'select(.network == "x")'``) shows
+a network's whole story.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from typing import Any
 
 import structlog
 
-__all__ = ["configure_logging", "redact_secrets", "REDACTED"]
+__all__ = ["configure_logging", "redact_secrets", "add_network_context", "REDACTED", "NETWORK_KIND"]
 
 REDACTED = "<redacted>"
+#: The kind whose ``namespace/name`` keys the controller's work queue holds.
+NETWORK_KIND = "BitcoinNetwork"
 _SECRET_KEY = re.compile(r"(pass(word)?|secret|token|authorization|credential|api[_-]?key|private[_-]?key)", re.I)
 # "user:password@" in URLs, and "Authorization: Basic/Bearer xyz" in free text.
 _URL_CREDENTIALS = re.compile(r"(?<=://)([^/@\s:]+):([^/@\s]+)@")
@@ -48,6 +55,31 @@ def redact_secrets(logger: Any, method: str, event_dict: dict[str, Any]) -> dict
     return {k: (v if k == "event" and not isinstance(v, str) else _scrub(k, v)) for k, v in event_dict.items()}
 
 
+def add_network_context(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: a line naming a network carries ``namespace``, ``network`` and ``key``.
+
+    Two kinds of line name a network without all three: the worker's lines
+    about a queue key (``key="ns/name"`` -- the controller's only work queue
+    holds BitcoinNetwork keys) and the event broadcaster's ``Event occurred``
+    lines, which name the involved object as ``object="ns/name"`` with its
+    ``kind`` (the shape of client-go's structured event logging).  Fields a
+    line already has are left alone.
+    """
+    key = event_dict.get("key")
+    if not isinstance(key, str):
+        obj = event_dict.get("object")
+        if event_dict.get("kind") != NETWORK_KIND or not isinstance(obj, str):
+            return event_dict
+        key = obj
+    namespace, sep, name = key.partition("/")
+    if not sep or not namespace or not name:
+        return event_dict  # not a namespace/name key: nothing to derive
+    event_dict.setdefault("key", key)
+    event_dict.setdefault("namespace", namespace)
+    event_dict.setdefault("network", name)
+    return event_dict
+
+
 def configure_logging(fmt: str = "auto", level: str = "info", stream: Any = None) -> None:
     """Set up structlog (and route the standard library's logging through it).
 
@@ -68,6 +100,7 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: Any = None
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+        add_network_context,
         redact_secrets,
     ]
     structlog.configure(
