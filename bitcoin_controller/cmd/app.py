@@ -179,7 +179,15 @@ class Process:
         self.factory.start(stop)
         self.pod_factory.start(stop)
         self.controller_started.set()
-        self.controller.run(self.opts.workers, stop, drain_timeout=DRAIN_SECONDS)
+        try:
+            self.controller.run(self.opts.workers, stop, drain_timeout=DRAIN_SECONDS)
+        except RuntimeError:
+            # Controller.run gives up waiting for the caches only when asked to
+            # stop; a SIGTERM while they sync (API server slow, RBAC missing)
+            # is an ordinary shutdown, not a crash.
+            if not stop.is_set():
+                raise
+            log.info("stopped before the informer caches synced")
 
     def run(self) -> int:
         self.endpoints.start()
