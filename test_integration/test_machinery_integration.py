@@ -39,9 +39,10 @@ from helpers_machinery import (
     wait_for,
 )
 
-from bitcoin_controller.apimachinery import errors
+from bitcoin_controller.apimachinery import errors, labels
 from bitcoin_controller.apimachinery.metav1 import ListOptions
 from bitcoin_controller.apimachinery.watch import EventType
+from bitcoin_controller.clientgo.informers import SharedInformerFactory
 from bitcoin_controller.clientgo.kubernetes import Clientset
 from bitcoin_controller.clientgo.kubernetes.scheme import CONFIG_MAPS, EVENTS, ResourceInfo
 from bitcoin_controller.clientgo.tools.cache import (
@@ -49,7 +50,10 @@ from bitcoin_controller.clientgo.tools.cache import (
     DeletedFinalStateUnknown,
     meta_namespace_index_func,
 )
-from bitcoin_controller.clientgo.tools.cache.listwatch import new_list_watch_from_client
+from bitcoin_controller.clientgo.tools.cache.listwatch import (
+    new_filtered_list_watch_from_client,
+    new_list_watch_from_client,
+)
 from bitcoin_controller.clientgo.tools.cache.reflector import Reflector, is_connection_refused
 from bitcoin_controller.clientgo.tools.cache.shared_informer import SharedIndexInformer
 from bitcoin_controller.clientgo.tools.leaderelection import (
@@ -228,12 +232,17 @@ def test_watch_bookmark_from_real_server_integration(
     resource -- here advanced by a change in another namespace that this
     watch does not receive.  With ``timeoutSeconds=5`` the bookmark comes
     about three seconds in, and the server ends the stream at five.
+
+    The label selector keeps out objects other components may create in the
+    namespace meanwhile (kube-root-ca.crt); bookmarks are never filtered.
     """
     cms = client.core_v1().config_maps(namespace)
-    start = cms.create(config_map("it-quiet"))
+    start = cms.create(config_map("it-quiet", app="it-bookmark"))
     w = cms.watch(ListOptions(resource_version=start["metadata"]["resourceVersion"],
+                              label_selector="app=it-bookmark",
                               allow_watch_bookmarks=True, timeout_seconds=5))
-    elsewhere = client.core_v1().config_maps(other_namespace).create(config_map("it-elsewhere"))
+    elsewhere = client.core_v1().config_maps(other_namespace).create(
+        config_map("it-elsewhere", app="it-bookmark"))
 
     events = list(w)  # ends when the server closes the stream at its timeout
 
@@ -256,21 +265,28 @@ def test_reflector_bookmarks_advance_resource_version_integration(
     The reflector's own 5-10 minute watches would see a bookmark once a
     minute; the gate shortens ``timeoutSeconds`` to 6 s so the pre-deadline
     bookmark comes within seconds (the only thing changed in the reflector's
-    requests).
+    requests).  A label selector keeps other components' objects out.
     """
-    gate = GatedListWatch(new_list_watch_from_client(client, CONFIG_MAPS, namespace),
-                          watch_timeout_seconds=6)
+
+    def only_ours(opts: ListOptions) -> None:
+        opts.label_selector = "app=it-bookmark"
+
+    gate = GatedListWatch(
+        new_filtered_list_watch_from_client(client, CONFIG_MAPS, namespace, only_ours),
+        watch_timeout_seconds=6,
+    )
     store = RecordingStore()
     reflector = Reflector("it-bookmarks", gate, CONFIG_MAPS, store)
     with running_reflector(reflector):
         store.wait(lambda s: ("replace" in {v for v, _ in s.log}), 30, "the initial list")
-        last_event = client.core_v1().config_maps(namespace).create(config_map("it-last-event"))
+        last_event = client.core_v1().config_maps(namespace).create(
+            config_map("it-last-event", app="it-bookmark"))
         store.wait(lambda s: ("add", "it-last-event") in s.log, 30, "the watch event")
-        wait_for(lambda: reflector.last_sync_resource_version()
-                 == last_event["metadata"]["resourceVersion"], 10, "the event's resourceVersion")
         calls_after_event = len(store.snapshot())
 
-        elsewhere = client.core_v1().config_maps(other_namespace).create(config_map("it-other"))
+        elsewhere = client.core_v1().config_maps(other_namespace).create(
+            config_map("it-other", app="it-bookmark"))
+        assert rv(elsewhere) > rv(last_event)
         wait_for(lambda: int(reflector.last_sync_resource_version()) >= rv(elsewhere), 30,
                  "a bookmark to advance the resourceVersion")
         gate.wait_calls(
@@ -347,6 +363,65 @@ def test_watch_survives_dropped_connection_integration(
 
 
 # --------------------------------------------------------------------------- informers
+
+
+@pytest.mark.timeout(120)
+def test_informer_sync_events_and_lister_agree_with_kubectl_integration(
+    kubeconfig: str, client: Clientset, namespace: str
+) -> None:
+    """The factory's config map informer: initial sync as adds, then live create/update/
+    delete reach the handler, and the lister (the informer's cache) agrees with kubectl."""
+    cms = client.core_v1().config_maps(namespace)
+    cms.create(config_map("it-a", {"v": "1"}, app="it"))
+    b = cms.create(config_map("it-b", {"v": "1"}, app="it"))
+
+    factory = SharedInformerFactory(client, 0.0, namespace=namespace)
+    config_maps = factory.core().v1().config_maps()
+    informer = config_maps.informer()
+    lister = config_maps.lister().config_maps(namespace)
+    assert factory.core().v1().config_maps().informer() is informer, "one informer per resource"
+    handler = HandlerRecorder()
+    registration = informer.add_event_handler(handler)
+    stop = threading.Event()
+    give_up = threading.Timer(60, stop.set)  # the deadline of wait_for_cache_sync
+    give_up.start()
+    factory.start(stop)
+    try:
+        assert factory.wait_for_cache_sync(stop) == {CONFIG_MAPS: True}
+        give_up.cancel()
+        wait_for(registration.has_synced, 30, "the handler to receive the initial list")
+        initial = {_name(c.obj): c.is_in_initial_list for c in handler.snapshot()}
+        assert initial["it-a"] is True and initial["it-b"] is True
+        wait_for(lambda: kubectl_get(kubeconfig, "configmaps", namespace)
+                 == store_view(lister.list()), 30, "the lister to agree with kubectl")
+
+        cms.create(config_map("it-c", {"v": "1"}, app="it"))
+        added = handler.wait(handler.find("add", "it-c"), 30, "the creation")
+        assert added.is_in_initial_list is False
+
+        updated = cms.update({**cms.get("it-a"), "data": {"v": "2"}})
+        update = handler.wait(handler.find("update", "it-a"), 30, "the update")
+        assert (update.old["data"], update.obj["data"]) == ({"v": "1"}, {"v": "2"})
+        assert rv(update.obj) == rv(updated)
+
+        cms.delete("it-b")
+        deleted = handler.wait(handler.find("delete", "it-b"), 30, "the deletion").obj
+        assert isinstance(deleted, dict), "a deletion seen live carries the final state"
+        assert deleted["metadata"]["uid"] == b["metadata"]["uid"]
+
+        assert lister.get("it-a")["data"] == {"v": "2"}
+        with pytest.raises(errors.NotFoundError) as not_found:
+            lister.get("it-b")
+        assert 'configmap "it-b" not found' in str(not_found.value), "lister-gen's wording"
+        assert {_name(o) for o in lister.list(labels.parse("app=it"))} == {"it-a", "it-c"}
+        assert {_name(o) for o in informer.get_indexer().by_index(NAMESPACE_INDEX, namespace)} \
+            == {_name(o) for o in lister.list()}
+        wait_for(lambda: kubectl_get(kubeconfig, "configmaps", namespace)
+                 == store_view(lister.list()), 30, "the lister to agree with kubectl")
+    finally:
+        give_up.cancel()
+        stop.set()
+        factory.shutdown()
 
 
 def new_config_map_informer(lister_watcher: Any) -> SharedIndexInformer:
