@@ -66,6 +66,13 @@ from bitcoin_controller.clientgo.tools.leaderelection import (
 from bitcoin_controller.clientgo.tools.leaderelection.resourcelock.interface import (
     Interface as LockInterface,
 )
+from bitcoin_controller.clientgo.tools.record import (
+    EVENT_TYPE_NORMAL,
+    EVENT_TYPE_WARNING,
+    EventSinkImpl,
+    EventSource,
+    new_broadcaster,
+)
 
 if os.environ.get("MACHINERY_IT_CLUSTER_BASE"):
     # Development aid: run these tests against a private local cluster in the
@@ -733,3 +740,45 @@ def test_leader_election_on_real_lease_integration(client: Clientset, namespace:
         for c in candidates.values():
             c.thread.join(timeout=30)
     assert not any(c.thread.is_alive() for c in candidates.values())
+
+
+# --------------------------------------------------------------------------- events
+
+
+@pytest.mark.timeout(60)
+def test_event_recorder_writes_and_aggregates_on_real_server_integration(
+    client: Clientset, namespace: str
+) -> None:
+    """The event recorder creates an Event about an object, and a repeat of the same event
+    becomes a PATCH of its count on the same Event object, as the server stores it."""
+    subject = client.core_v1().config_maps(namespace).create(config_map("it-subject"))
+    events = client.core_v1().events(namespace)
+    broadcaster = new_broadcaster()
+    broadcaster.start_recording_to_sink(EventSinkImpl(client))
+    recorder = broadcaster.new_recorder(EventSource(component="machinery-it"))
+
+    def ours() -> list[dict[str, Any]]:
+        return [e for e in events.list()["items"]
+                if e["involvedObject"].get("uid") == subject["metadata"]["uid"]]
+
+    try:
+        recorder.eventf(subject, EVENT_TYPE_NORMAL, "Tested", "hello %s", "world")
+        (first,) = wait_for(ours, 30, "the event to be written")
+        assert first["involvedObject"]["kind"] == "ConfigMap"
+        assert first["involvedObject"]["name"] == "it-subject"
+        assert first["involvedObject"]["namespace"] == namespace
+        assert (first["type"], first["reason"], first["message"]) == \
+            ("Normal", "Tested", "hello world")
+        assert first["source"] == {"component": "machinery-it"}
+        assert first["count"] == 1
+
+        recorder.eventf(subject, EVENT_TYPE_NORMAL, "Tested", "hello %s", "world")
+        (again,) = wait_for(lambda: [e for e in ours() if e["count"] == 2], 30,
+                            "the repeat to be counted")
+        assert again["metadata"]["name"] == first["metadata"]["name"], "patched, not re-created"
+        assert len(ours()) == 1
+
+        recorder.event(subject, EVENT_TYPE_WARNING, "Broken", "something else")
+        wait_for(lambda: len(ours()) == 2, 30, "a different event to get its own object")
+    finally:
+        broadcaster.shutdown(5)
