@@ -76,10 +76,10 @@ from bitcoin_controller.clientgo.tools.record import (
 
 if os.environ.get("MACHINERY_IT_CLUSTER_BASE"):
     # Development aid: run these tests against a private local cluster in the
-    # given directory (binaries from .local-cluster/bin), so that restarting its
-    # API server or compacting its etcd cannot disturb other people's test runs
-    # on the shared cluster, nor theirs ours.  Overrides conftest's ``cluster``
-    # for this module only; LOCAL_CLUSTER_KEEP=1 leaves it running afterwards.
+    # given directory (binaries from .local-cluster/bin), so that compacting its
+    # etcd cannot disturb other people's test runs on a shared cluster, nor
+    # their API server restarts ours.  Overrides conftest's ``cluster`` for this
+    # module only; LOCAL_CLUSTER_KEEP=1 leaves it running afterwards.
     from conftest import ROOT, ClusterInfo
     from localcluster import LocalCluster
 
@@ -540,13 +540,14 @@ def test_informer_relists_after_watch_expired_and_delivers_tombstone_integration
 
 @pytest.mark.timeout(180)
 def test_informer_reconnects_after_apiserver_restart_integration(
-    kubeconfig: str, client: Clientset, namespace: str, tmp_path: Path
+    kubeconfig: str, client: Clientset, namespace: str, tmp_path: Path, local_cluster: Any
 ) -> None:
     """The informer's API server goes away and comes back: the reflector backs off on
     "connection refused", reconnects, and converges -- including changes made while it
     was down (another API server of the cluster took them).
 
-    The informer talks to a peer kube-apiserver (see ``PeerAPIServer``); the
+    The informer talks to a peer kube-apiserver (see ``PeerAPIServer``; it
+    clones the local cluster's API server process, hence ``local_cluster``); the
     restarted peer starts with a fresh watch cache, so the re-watch from the
     old resourceVersion is refused (410) and the reflector relists -- the
     deletion made during the outage arrives as a tombstone.
