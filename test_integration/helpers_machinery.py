@@ -592,8 +592,9 @@ class PeerAPIServer:
         """Start the process and wait until it reports ready."""
         wait_for(lambda: _port_free(self.port), 30, f"port {self.port} to be free")
         with open(self._log_path, "ab") as log:
+            # Same process group as the tests: an interrupted run (Ctrl-C) stops it too.
             self._proc = subprocess.Popen(self._argv, stdin=subprocess.DEVNULL, stdout=log,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
+                                          stderr=subprocess.STDOUT)
 
         def ready() -> bool:
             assert self._proc is not None
