@@ -149,7 +149,9 @@ def namespace(k8s_api, request: pytest.FixtureRequest) -> Iterator[str]:
     name = f"{base}-{uuid.uuid4().hex[:6]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     # the ServiceAccount admission plugin rejects pods until the default SA exists
-    deadline = time.monotonic() + 30
+    # After an API server restart the controller manager can take over a minute to
+    # resume creating ServiceAccounts; wait long enough for that.
+    deadline = time.monotonic() + 120
     while True:
         try:
             core.read_namespaced_service_account("default", name)
