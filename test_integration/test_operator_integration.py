@@ -477,6 +477,22 @@ def test_json_logs_name_the_network_and_never_the_password_integration(operated)
 
 
 @pytest.mark.timeout(60)
+def test_the_service_accounts_rbac_is_sufficient_integration(operated):
+    # The module's controller acts as the ServiceAccount and nothing else...
+    argv = operated.proc.argv()
+    assert argv[argv.index("--impersonate") + 1] == SERVICE_ACCOUNT
+    # ...and with that it converged a network: Service, StatefulSet, TLS Secret, status, events.
+    status = read_network(operated.client, operated.namespace, NETWORK)
+    assert status.converged and status.ready_nodes == 2, status.describe()
+    assert status.rpc_certificate, "the TLS Secret was created and its certificate recorded"
+    reasons = {e.get("reason") for e in events_for(operated.client, operated.namespace, NETWORK)}
+    assert {"ServiceCreated", "TLSSecretCreated", "StatefulSetCreated", "PeersAdded", "Synced"} <= reasons, reasons
+    forbidden = [r for r in records(operated.proc) if "forbidden" in str(r.get("event", "")).lower()
+                 and r.get("key") == f"{operated.namespace}/{NETWORK}"]
+    assert forbidden == [], forbidden
+
+
+@pytest.mark.timeout(60)
 def test_service_account_may_read_only_the_allowed_credential_secret_integration(operated, crd_and_rbac):
     ns, admin = operated.namespace, operated.client
     create_credentials_secret(admin, ns, name="not-for-the-controller", password=_password())
@@ -581,6 +597,7 @@ def test_two_replicas_one_leads_and_a_killed_leaders_scale_is_finished_integrati
     assert not any(name.startswith("reflector_lists") for name, _ in parse_metrics(standing_by)), \
         "a standby keeps no informers"
     assert not any(r.get("event") == "starting controller" for r in records(second))
+    wait_for(lambda: event_hosts(admin_client, namespace, NETWORK, "Synced"), 30, 0.25, "a Synced event")
     assert event_hosts(admin_client, namespace, NETWORK) == {first_id}
     assert second.readyz() == (200, "ok\n") and first.readyz() == (200, "ok\n")
 
@@ -594,7 +611,9 @@ def test_two_replicas_one_leads_and_a_killed_leaders_scale_is_finished_integrati
              "the standby to take over the expired lease")
     took_over = time.monotonic() - killed_at
     print(f"failover after SIGKILL: the standby held the lease {took_over:.1f}s after the kill")
-    assert sample(second.metrics(), "leader_election_master_status", name=LEASE_NAME) == 1
+    # (the gauge is set just after the lease write the test saw)
+    wait_for(lambda: sample(second.metrics(), "leader_election_master_status", name=LEASE_NAME) == 1, 10, 0.1,
+             "the new leader's leader_election_master_status = 1")
 
     # The new leader finishes the scale: 3 ready nodes, every one peered with the others.
     status = wait_converged(admin_client, namespace, NETWORK, 3)
@@ -605,8 +624,9 @@ def test_two_replicas_one_leads_and_a_killed_leaders_scale_is_finished_integrati
         wait_for(lambda i=i, others=others: others <= rpc.added_nodes(i), 30, 0.25,
                  f"node {i} peered with {sorted(others)}")
     assert {n.ordinal for n in status.nodes if n.ready} == {0, 1, 2}
-    assert second_id in event_hosts(admin_client, namespace, NETWORK, "PeersAdded"), \
-        "the new leader connected the new nodes"
+    # Events are posted in the background: wait for the new leader's word that it connected the new nodes.
+    wait_for(lambda: second_id in event_hosts(admin_client, namespace, NETWORK, "PeersAdded"), 30, 0.25,
+             "a PeersAdded event from the new leader")
     assert second.healthz() == (200, "ok\n")
     wait_for(lambda: second.readyz() == (200, "ok\n"), 30, 0.2, "the new leader's caches to sync")
 
@@ -643,12 +663,14 @@ def test_sigterm_releases_the_lease_and_the_standby_takes_over_at_once_integrati
     finally:
         lease.stop()
     assert not any("Failed to release" in str(r.get("event")) for r in records(first))
-    assert sample(second.metrics(), "leader_election_master_status", name=LEASE_NAME) == 1
+    wait_for(lambda: sample(second.metrics(), "leader_election_master_status", name=LEASE_NAME) == 1, 10, 0.1,
+             "the new leader's leader_election_master_status = 1")
 
     # The new leader works: it converges a network.
     create_network(admin_client, namespace, NETWORK, 1)
     wait_converged(admin_client, namespace, NETWORK, 1)
-    assert event_hosts(admin_client, namespace, NETWORK) == {second_id}
+    hosts = wait_for(lambda: event_hosts(admin_client, namespace, NETWORK, "Synced"), 30, 0.25, "a Synced event")
+    assert hosts == {second_id} and event_hosts(admin_client, namespace, NETWORK) == {second_id}
 
     # The last replica's SIGTERM: exit 0 and the lease left free for whoever comes next.
     assert second.stop() == 0, second.tail()
