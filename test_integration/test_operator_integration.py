@@ -67,7 +67,7 @@ LEASE_DURATION = 15.0
 RETRY_PERIOD = 2.0
 #: A failover after SIGKILL: the lease must expire, then the standby's next
 #: retry (jittered up to 1.2x) takes it; the margin covers API latency.
-FAILOVER_DEADLINE = LEASE_DURATION + 2 * 1.2 * RETRY_PERIOD + 10.0
+FAILOVER_DEADLINE = LEASE_DURATION + 2 * 1.2 * RETRY_PERIOD + 15.0
 #: A hand-over after SIGTERM needs only the standby's next retry; well under
 #: the lease duration, which is what shows the lease was released, not expired.
 HANDOVER_DEADLINE = 10.0
@@ -240,7 +240,10 @@ class LeaseWatch:
 @pytest.fixture
 def fresh_lease(admin_client: Clientset) -> Iterator[None]:
     """No election Lease before the test (a killed holder from an earlier run would
-    otherwise make the first candidate wait out its 15 s), and none left after it."""
+    otherwise make the first candidate wait out its 15 s), and none left after it.
+
+    Request it first, so that it is torn down last: after the test's processes
+    have stopped (and released the Lease they may hold)."""
     delete_lease(admin_client)
     yield
     delete_lease(admin_client)
@@ -573,7 +576,7 @@ def test_network_naming_a_forbidden_secret_is_told_how_to_allow_it_integration(o
 
 @pytest.mark.timeout(240)
 def test_two_replicas_one_leads_and_a_killed_leaders_scale_is_finished_integration(
-    admin_client, controller_factory, namespace, fresh_lease
+    fresh_lease, admin_client, controller_factory, namespace
 ):
     create_credentials_secret(admin_client, namespace, password=_password())
     first = _start_replica(controller_factory, namespace)
@@ -637,7 +640,7 @@ def test_two_replicas_one_leads_and_a_killed_leaders_scale_is_finished_integrati
 
 @pytest.mark.timeout(180)
 def test_sigterm_releases_the_lease_and_the_standby_takes_over_at_once_integration(
-    admin_client, controller_factory, namespace, fresh_lease
+    fresh_lease, admin_client, controller_factory, namespace
 ):
     create_credentials_secret(admin_client, namespace, password=_password())
     first = _start_replica(controller_factory, namespace)
