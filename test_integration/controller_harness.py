@@ -24,11 +24,15 @@ want the controller running for real) need the same few things:
   ``status.rpcCertificate`` -- so assertions about heights and peers are
   made by our own RPC calls, not by believing the controller's status.
 
-Use in a test module::
+Use in a test module: pytest finds fixtures among a module's attributes,
+so bind the ones you need (plain assignments, so that linters don't take
+the test functions' parameters for redefinitions of an import)::
 
-    from controller_harness import (  # noqa: F401 - fixtures
-        admin_client, controller, crd_and_rbac,
-    )
+    import controller_harness as harness
+
+    crd_and_rbac = harness.crd_and_rbac
+    admin_client = harness.admin_client
+    controller = harness.controller
 
 Every helper takes the admin :class:`~bitcoin_controller.clientgo.kubernetes.Clientset`
 (fixture ``admin_client``): tests look at the cluster with full rights, while
