@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import controller_harness as harness
 import pytest
 from controller_harness import (
     CONTROLLER_BIN,
@@ -57,8 +58,10 @@ from bitcoin_controller.clientgo.kubernetes import Clientset
 from bitcoin_controller.clientgo.tools.clientcmd import build_config_from_kubeconfig
 from bitcoin_controller.cmd import options
 
-# The harness's fixtures (crd_and_rbac, admin_client, controller_factory).
-pytest_plugins = ("controller_harness",)
+# The harness's fixtures, bound here so that pytest finds them in this module.
+crd_and_rbac = harness.crd_and_rbac
+admin_client = harness.admin_client
+controller_factory = harness.controller_factory
 
 LEASE_NAMESPACE = "bitcoin-controller"
 LEASE_NAME = "bitcoin-controller"
