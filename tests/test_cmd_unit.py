@@ -172,3 +172,13 @@ def test_converged_needs_all_conditions_for_this_generation_unit():
     split = json.loads(json.dumps(NETWORK))
     split["status"]["conditions"][1]["status"] = "False"
     assert not converged(split)
+
+
+def test_leader_election_timings_are_flags_and_validated_unit(capsys):
+    opts = parse_options(["--leader-elect", "--leader-elect-lease-duration", "4s",
+                          "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "500ms"], environ={})
+    assert (opts.leader_elect_lease_duration, opts.leader_elect_renew_deadline,
+            opts.leader_elect_retry_period) == (4.0, 3.0, 0.5)
+    with pytest.raises(SystemExit):
+        parse_options(["--leader-elect", "--leader-elect-renew-deadline", "20s"], environ={})
+    assert "lease duration > renew deadline" in capsys.readouterr().err

@@ -119,9 +119,9 @@ class Process:
             self.elector = LeaderElector(
                 LeaderElectionConfig(
                     lock,
-                    lease_duration=15.0,
-                    renew_deadline=10.0,
-                    retry_period=2.0,
+                    lease_duration=opts.leader_elect_lease_duration,
+                    renew_deadline=opts.leader_elect_renew_deadline,
+                    retry_period=opts.leader_elect_retry_period,
                     callbacks=LeaderCallbacks(
                         on_started_leading=self.run_controller,
                         on_stopped_leading=self._stopped_leading,
@@ -209,8 +209,23 @@ class Process:
         return 0
 
 
+def _register_process_metrics() -> None:
+    """process_* and python_* series (CPU, memory, file descriptors), as most exporters offer."""
+    from prometheus_client import PLATFORM_COLLECTOR, PROCESS_COLLECTOR
+    from prometheus_client.platform_collector import PlatformCollector
+    from prometheus_client.process_collector import ProcessCollector
+
+    del PLATFORM_COLLECTOR, PROCESS_COLLECTOR  # those sit on the default registry; ours is separate
+    try:
+        ProcessCollector(registry=REGISTRY)
+        PlatformCollector(registry=REGISTRY)
+    except ValueError:
+        pass  # already registered (a second Process in one interpreter, e.g. in tests)
+
+
 def run(opts: Options) -> int:
     configure_logging(opts.log_format, opts.log_level)
+    _register_process_metrics()
     process = Process(opts)
     _install_signal_handlers(process.stop)
     return process.run()

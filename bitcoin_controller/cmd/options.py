@@ -63,6 +63,9 @@ class Options:
     leader_elect: bool
     leader_election_namespace: str
     leader_election_id: str
+    leader_elect_lease_duration: float
+    leader_elect_renew_deadline: float
+    leader_elect_retry_period: float
     metrics_bind_address: str
     health_probe_bind_address: str
     log_format: str
@@ -86,6 +89,11 @@ _FLAGS: list[tuple[str, object, object, str]] = [
     ("--leader-election-namespace", "", str,
      "namespace of the leader-election Lease (default: the pod's namespace, else bitcoin-controller)"),
     ("--leader-election-id", "bitcoin-controller", str, "name of the leader-election Lease"),
+    ("--leader-elect-lease-duration", "15s", parse_duration,
+     "how long a standby waits, after it last saw the lease renewed, before it may take it over"),
+    ("--leader-elect-renew-deadline", "10s", parse_duration,
+     "how long the leader keeps trying to renew before it stops working (must be < lease duration)"),
+    ("--leader-elect-retry-period", "2s", parse_duration, "how often candidates try to acquire or renew the lease"),
     ("--metrics-bind-address", ":8080", str, "address of the /metrics endpoint ('0' disables it)"),
     ("--health-probe-bind-address", ":8081", str, "address of /healthz and /readyz ('0' disables them)"),
     ("--log-format", "auto", str, "json, console, or auto (console on a terminal, else json)"),
@@ -158,7 +166,18 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
 
 
 def parse_options(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Options:
-    args = build_parser(environ).parse_args(argv)
+    parser = build_parser(environ)
+    args = parser.parse_args(argv)
     if isinstance(args.resync_period, str):
         args.resync_period = parse_duration(args.resync_period)
+    # The leader-election timings must leave the leader time to stop before
+    # anyone else may take over (client-go's LeaderElectionConfig rules).
+    lease, renew, retry = (
+        args.leader_elect_lease_duration, args.leader_elect_renew_deadline, args.leader_elect_retry_period
+    )
+    if args.leader_elect and not (lease > renew > 1.2 * retry > 0):
+        parser.error(
+            "leader election needs lease duration > renew deadline > 1.2 x retry period > 0 "
+            f"(got {lease:g}s, {renew:g}s, {retry:g}s)"
+        )
     return Options(**vars(args))

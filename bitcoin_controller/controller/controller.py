@@ -257,6 +257,8 @@ class Controller:
         key, shutdown = self.workqueue.get()
         if shutdown:
             return False
+        namespace, _, name = key.rpartition("/")
+        logger = log.bind(key=key, namespace=namespace, network=name)
         ident = threading.get_ident()
         with self._in_flight_lock:
             self._in_flight[ident] = (key, self.clock.now())
@@ -268,13 +270,12 @@ class Controller:
             # retry (after the informer catches up) will see the new version.
             self.workqueue.add_rate_limited(key)
             metrics.observe_sync("conflict", self.clock.since(start))
-            log.debug("stale cache; retrying", key=key, error=str(err))
+            logger.debug("stale cache; retrying", error=str(err))
         except Exception as err:
             self.workqueue.add_rate_limited(key)
             metrics.observe_sync("error", self.clock.since(start))
-            log.warning(
+            logger.warning(
                 "sync failed; requeued with backoff",
-                key=key,
                 error=str(err),
                 retries=self.workqueue.num_requeues(key),
                 exc_info=not isinstance(err, (SyncError, errors.StatusError)),
