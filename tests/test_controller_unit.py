@@ -456,3 +456,137 @@ def test_service_drift_in_ports_is_corrected_unit():
     (update,) = f.action_objects("update", "services")
     assert [p["name"] for p in update["spec"]["ports"]] == ["p2p", "rpc"]
     assert res.service_name("net") == update["metadata"]["name"]
+
+
+# -- stalled block sync (btcd's sync peer) ------------------------------------------
+
+
+class _Node:
+    """A minimal NodeRPC at a fixed height that counts sync restarts."""
+
+    lists_pending_adds = True
+
+    def __init__(self, blocks: int, fail: Exception | None = None) -> None:
+        self.blocks = blocks
+        self.fail = fail
+        self.restarts = 0
+
+    def get_blockchain_info(self):
+        from bitcoin_controller.bitcoin.results import BlockchainInfo
+
+        if self.fail is not None:
+            raise self.fail
+        return BlockchainInfo(chain="regtest", blocks=self.blocks, headers=self.blocks,
+                              best_block_hash=f"hash-{self.blocks}")
+
+    def get_peer_info(self):
+        return []
+
+    def added_node_addresses(self):
+        return []
+
+    def add_node(self, address):
+        pass
+
+    def remove_node(self, address):
+        pass
+
+    def restart_stalled_sync(self):
+        self.restarts += 1
+        return True
+
+
+def _mesh_at(daemons: list[_Node], memory, now):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bitcoin_controller.controller.mesh import reconcile_mesh
+    from bitcoin_controller.controller.status import NodeObservation
+
+    nodes = [
+        NodeObservation(ordinal=i, pod_name=f"net-sts-{i}", ip=IPS[i], node_name="n", pod_ready=True, dns_name="")
+        for i in range(len(daemons))
+    ]
+    instances = {i: f"uid-{i}/0" for i in range(len(daemons))}
+    with ThreadPoolExecutor(2) as pool:
+        return reconcile_mesh(nodes, instances, lambda n: daemons[n.ordinal], pool, 18444, memory, now=now)
+
+
+def test_node_stuck_behind_gets_its_sync_restarted_once_per_period_unit():
+    from bitcoin_controller.controller.mesh import STALL_AFTER, MeshMemory
+
+    memory = MeshMemory()
+    miner, stuck = _Node(1), _Node(0)
+    assert _mesh_at([miner, stuck], memory, 100.0).sync_restarted == []
+    assert _mesh_at([miner, stuck], memory, 100.0 + STALL_AFTER - 0.1).sync_restarted == []
+    assert _mesh_at([miner, stuck], memory, 100.0 + STALL_AFTER).sync_restarted == [1]
+    assert (miner.restarts, stuck.restarts) == (0, 1)
+    # The new sync peer gets a whole period (from the next look) before the node is judged again.
+    assert _mesh_at([miner, stuck], memory, 100.0 + STALL_AFTER + 1).sync_restarted == []
+    assert _mesh_at([miner, stuck], memory, 100.0 + 2 * STALL_AFTER + 0.9).sync_restarted == []
+    assert _mesh_at([miner, stuck], memory, 100.0 + 2 * STALL_AFTER + 1).sync_restarted == [1]
+    assert stuck.restarts == 2
+
+
+def test_node_that_moves_or_catches_up_is_not_stalled_unit():
+    from bitcoin_controller.controller.mesh import STALL_AFTER, MeshMemory
+
+    memory = MeshMemory()
+    miner, syncing = _Node(10), _Node(0)
+    _mesh_at([miner, syncing], memory, 0.0)
+    syncing.blocks = 4  # downloading: a new height starts a new clock
+    assert _mesh_at([miner, syncing], memory, STALL_AFTER).sync_restarted == []
+    syncing.blocks = 10
+    assert _mesh_at([miner, syncing], memory, 2 * STALL_AFTER).sync_restarted == []
+    miner.blocks = 11  # behind again, but only just now
+    assert _mesh_at([miner, syncing], memory, 2 * STALL_AFTER + 1).sync_restarted == []
+    assert syncing.restarts == 0
+    # Without a clock reading the step is skipped entirely (callers that don't opt in).
+    assert _mesh_at([miner, syncing], memory, None).sync_restarted == []
+
+
+def test_node_whose_rpc_fails_is_not_judged_stalled_unit():
+    from bitcoin_controller.controller.mesh import STALL_AFTER, MeshMemory
+
+    memory = MeshMemory()
+    daemons = [_Node(5), _Node(0, fail=unreachable(IPS[1]))]
+    _mesh_at(daemons, memory, 0.0)
+    result = _mesh_at(daemons, memory, 2 * STALL_AFTER)
+    assert result.sync_restarted == [] and daemons[1].restarts == 0
+    assert len(result.errors) == 1 and result.errors[0].startswith("node 1:")
+
+
+class _RecordingTransport:
+    """An HTTPTransport that answers from a table and records the methods called."""
+
+    def __init__(self, results: dict) -> None:
+        self.results = results
+        self.calls: list[tuple[str, list]] = []
+
+    def request(self, method, url, body, headers, timeout, tls=None):
+        request = json.loads(body)
+        self.calls.append((request["method"], request["params"]))
+        result = self.results.get(request["method"])
+        return 200, json.dumps({"result": result, "error": None, "id": request["id"]}).encode()
+
+
+@pytest.mark.parametrize(
+    ("dialect", "peers", "expected_calls", "restarted"),
+    [
+        ("btcd",
+         [{"id": 3, "addr": "127.0.0.1:40000", "inbound": True, "syncnode": False},
+          {"id": 7, "addr": "127.0.0.1:40002", "inbound": True, "syncnode": True}],
+         [("getpeerinfo", []), ("node", ["disconnect", "7"])], True),
+        ("btcd", [{"id": 3, "addr": "127.0.100.9:18444", "inbound": False, "syncnode": False}],
+         [("getpeerinfo", [])], False),
+        ("bitcoind", [], [], False),
+    ],
+    ids=["btcd-sync-peer", "btcd-no-sync-peer", "bitcoind"],
+)
+def test_restart_stalled_sync_disconnects_only_btcds_sync_peer_unit(dialect, peers, expected_calls, restarted):
+    from bitcoin_controller.bitcoin import BitcoinClient, Config
+    from bitcoin_controller.controller.rpc import NodeSession
+
+    transport = _RecordingTransport({"getpeerinfo": peers, "node": None})
+    session = NodeSession(BitcoinClient(http=transport, dialect=dialect), Config("127.0.100.1", 18334, "u", "p"))
+    assert session.restart_stalled_sync() is restarted
+    assert transport.calls == expected_calls

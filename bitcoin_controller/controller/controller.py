@@ -380,7 +380,10 @@ class _Sync:
             P2P_PORT,
             self.c._mesh_memory,
             describe_error=_describe_rpc_error,
+            now=self.c.clock.now(),
         )
+        if result.sync_restarted:
+            self.log.info("restarted the block sync of nodes stuck behind the network", nodes=result.sync_restarted)
         if result.added:
             self.event(ev.NORMAL, ev.PEERS_ADDED, _peer_message("Added", nodes, "added"))
         if result.removed:

@@ -19,6 +19,19 @@ invisible until its connection is up, and adding it again would queue a
 second persistent connection request.  For such dialects the controller
 remembers what it added to each daemon instance (pod UID and restart count)
 and does not re-add it.
+
+btcd also has a sync rule that can leave a connected node behind for good:
+while its tip is older than 24 hours (on regtest: while it is still at the
+genesis block) it takes blocks only from one chosen *sync peer*, picked when
+peers connect.  If that peer is another node at the same height -- typical
+after a pod was re-created, when the survivors pick each other -- a block
+mined elsewhere is announced to the node and ignored.  btcd's own stall
+handler reconsiders after three minutes at the earliest.  So a node that has
+stayed behind the network's best height, at one height, for
+:data:`STALL_AFTER` seconds is asked to drop its sync peer
+(``NodeRPC.restart_stalled_sync``); btcd then picks another and asks it for
+blocks at once.  Bitcoin Core downloads from whichever peer announces a
+block, so it needs nothing of the kind.
 """
 
 from __future__ import annotations
@@ -26,13 +39,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..bitcoin.results import BlockchainInfo, PeerInfo
 from .status import NodeObservation
 
-__all__ = ["NodeRPC", "MeshMemory", "MeshResult", "normalise_address", "reconcile_mesh"]
+__all__ = ["NodeRPC", "MeshMemory", "MeshResult", "STALL_AFTER", "normalise_address", "reconcile_mesh"]
+
+#: Seconds a node may stay behind the best height without moving before its
+#: block sync counts as stalled.  Blocks cross a healthy mesh in well under a
+#: second, and a node that is catching up moves on every sync.
+STALL_AFTER = 5.0
 
 
 class NodeRPC(Protocol):
@@ -50,6 +68,10 @@ class NodeRPC(Protocol):
     def add_node(self, address: str) -> None: ...
 
     def remove_node(self, address: str) -> None: ...
+
+    def restart_stalled_sync(self) -> bool:
+        """Make the daemon choose a new peer to download blocks from; True if it had one to drop."""
+        ...
 
 
 def normalise_address(address: str, default_port: int) -> str:
@@ -69,6 +91,8 @@ class MeshMemory:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._added: dict[str, set[str]] = {}
+        # instance -> (height, when first seen behind the network at that height)
+        self._behind: dict[str, tuple[int, float]] = {}
 
     def added(self, instance: str) -> set[str]:
         with self._lock:
@@ -85,13 +109,28 @@ class MeshMemory:
             else:
                 self._added.get(instance, set()).discard(address)
 
+    def behind_since(self, instance: str, height: int, now: float) -> float:
+        """When ``instance`` was first seen behind the network at ``height`` (``now`` if only now)."""
+        with self._lock:
+            seen = self._behind.get(instance)
+            if seen is None or seen[0] != height:
+                self._behind[instance] = (height, now)
+                return now
+            return seen[1]
+
+    def caught_up(self, instance: str) -> None:
+        """Forget that ``instance`` was behind (it caught up, or its sync was just restarted)."""
+        with self._lock:
+            self._behind.pop(instance, None)
+
     def retain(self, instances: Iterable[str]) -> None:
         """Drop memories of daemon instances that no longer exist."""
         keep = set(instances)
         with self._lock:
-            for instance in list(self._added):
-                if instance not in keep:
-                    del self._added[instance]
+            for memory in (self._added, self._behind):
+                for instance in list(memory):
+                    if instance not in keep:
+                        del memory[instance]
 
 
 @dataclass
@@ -100,6 +139,8 @@ class MeshResult:
     added: int
     removed: int
     errors: list[str]
+    #: Ordinals of nodes whose stalled block sync was restarted.
+    sync_restarted: list[int] = field(default_factory=list)
 
 
 def _observe(
@@ -147,21 +188,29 @@ def reconcile_mesh(
     p2p_port: int,
     memory: MeshMemory,
     describe_error: Callable[[BaseException], str] = str,
+    *,
+    now: float | None = None,
+    stall_after: float = STALL_AFTER,
 ) -> MeshResult:
     """Read every ready node and connect the ready nodes to each other.
 
     ``instances`` maps ordinal to a daemon-instance id for :class:`MeshMemory`.
     A node whose RPC fails gets ``rpc_error`` set; the others are still read
     and connected, and the errors are returned for the sync to report.
+    With ``now`` (the controller clock's monotonic seconds), nodes stuck
+    behind the best height for ``stall_after`` seconds get their block sync
+    restarted (see the module docstring); without it that step is skipped.
     """
     ready = [n for n in nodes if n.pod_ready and n.ip]
     wanted_all = {f"{n.ip}:{p2p_port}" for n in ready}
     futures = {}
+    sessions: dict[int, NodeRPC] = {}
     for node in ready:
         wanted = wanted_all - {f"{node.ip}:{p2p_port}"}
         instance = instances.get(node.ordinal, node.pod_name)
+        sessions[node.ordinal] = connect(node)
         futures[node.ordinal] = executor.submit(
-            _observe, node, instance, connect(node), wanted, p2p_port, memory
+            _observe, node, instance, sessions[node.ordinal], wanted, p2p_port, memory
         )
     errors: list[str] = []
     for node in ready:
@@ -170,11 +219,49 @@ def reconcile_mesh(
         except Exception as err:  # each node's failure is reported, the others still count
             node.rpc_error = describe_error(err)
             errors.append(f"node {node.ordinal}: {node.rpc_error}")
+    restarted: list[int] = []
+    if now is not None:
+        restarted = _restart_stalled_syncs(ready, instances, sessions, memory, now, stall_after, errors, describe_error)
     memory.retain(instances.values())
     return MeshResult(
         nodes=nodes,
         added=sum(len(n.added) for n in nodes),
         removed=sum(len(n.removed) for n in nodes),
         errors=errors,
+        sync_restarted=restarted,
     )
+
+
+def _restart_stalled_syncs(
+    ready: list[NodeObservation],
+    instances: dict[int, str],
+    sessions: dict[int, NodeRPC],
+    memory: MeshMemory,
+    now: float,
+    stall_after: float,
+    errors: list[str],
+    describe_error: Callable[[BaseException], str],
+) -> list[int]:
+    """Restart the block sync of nodes that stayed behind the best height too long."""
+    read = [n for n in ready if n.rpc_error is None and n.blocks is not None]
+    if not read:
+        return []
+    best = max(n.blocks for n in read if n.blocks is not None)
+    restarted = []
+    for node in read:
+        instance = instances.get(node.ordinal, node.pod_name)
+        if node.blocks is None or node.blocks >= best:
+            memory.caught_up(instance)
+            continue
+        if now - memory.behind_since(instance, node.blocks, now) < stall_after:
+            continue
+        # Whatever happens, give the next sync peer a full period before judging again.
+        memory.caught_up(instance)
+        try:
+            if sessions[node.ordinal].restart_stalled_sync():
+                restarted.append(node.ordinal)
+        except Exception as err:  # reported like any other RPC failure of this node
+            node.rpc_error = describe_error(err)
+            errors.append(f"node {node.ordinal}: {node.rpc_error}")
+    return restarted
 

@@ -42,6 +42,21 @@ class NodeSession:
     def remove_node(self, address: str) -> None:
         self._client.remove_node(address, self._config)
 
+    def restart_stalled_sync(self) -> bool:
+        """btcd: disconnect the peer it syncs from (``node disconnect <id>``), so it picks another.
+
+        An added peer is redialled by btcd itself a few seconds later, so
+        the mesh keeps its shape.  Bitcoin Core fetches blocks from any peer
+        that announces them and has no such peer: nothing to do.
+        """
+        if self._client.dialect is not Dialect.BTCD:
+            return False
+        for peer in self._client.get_peer_info(self._config):
+            if peer.raw.get("syncnode") is True:
+                self._client.raw_request("node", ["disconnect", str(peer.id)], self._config)
+                return True
+        return False
+
 
 class BitcoinRPCConnector(RPCConnector):
     """Connects to nodes with the real JSON-RPC client."""
