@@ -788,7 +788,7 @@ class LocalCluster:
         for name in reversed(COMPONENTS):
             if self.component_running(name):
                 stopped.append(name)
-            grace = {"pod-runner": 40, "kube-apiserver": 3}.get(name, 10)
+            grace = {"pod-runner": 40, "kube-apiserver": 1.5}.get(name, 10)
             self.stop_component(name, grace=grace)
         # children of the pod runner that survived it (e.g. the runner was SIGKILLed)
         pods_run = self.run_dir / "pods"
@@ -824,7 +824,7 @@ class LocalCluster:
 
     # ------------------------------------------------------------------ test helpers
 
-    def stop_apiserver(self, grace: float = 3) -> None:
+    def stop_apiserver(self, grace: float = 1.5) -> None:
         """Stop kube-apiserver (SIGTERM, then SIGKILL); etcd and everything else keep running.
 
         The apiserver stops listening at once on SIGTERM but its process lingers for ~10 s
@@ -832,12 +832,21 @@ class LocalCluster:
         self.stop_component("kube-apiserver", grace)
 
     def start_apiserver(
-        self, timeout: float = 60, extra_args: list[str] | None = None
+        self,
+        timeout: float = 60,
+        extra_args: list[str] | None = None,
+        reconnect_control_plane: bool = True,
     ) -> None:
         """Start kube-apiserver again on the same port with the same state and certificate.
 
         ``extra_args`` (if given) replaces the extra apiserver flags from now on, e.g.
         ``["--watch-cache=false"]`` so that watches are served from etcd directly.
+
+        ``reconnect_control_plane``: also restart kube-controller-manager, kube-scheduler
+        and kwok once the apiserver is ready. Their client-go reflectors back off
+        exponentially (up to about a minute) on every outage, so after a few apiserver
+        restarts new namespaces would wait long for their ServiceAccount and new pods for
+        scheduling. The pod runner and your own clients are left alone.
         """
         cfg = self.config
         if extra_args is not None:
@@ -849,15 +858,35 @@ class LocalCluster:
             lambda: _port_free(cfg["ports"]["apiserver"]), 30, "the apiserver port to be free"
         )
         self._start_apiserver(cfg, timeout)
+        if reconnect_control_plane:
+            self.restart_control_plane_clients()
+
+    def restart_control_plane_clients(self) -> None:
+        """Restart kube-controller-manager, kube-scheduler and kwok (those that run)."""
+        cfg = self.config
+        argvs = {
+            "kube-controller-manager": self._kcm_argv,
+            "kube-scheduler": self._scheduler_argv,
+            "kwok": self._kwok_argv,
+        }
+        for name, argv in argvs.items():
+            if self.component_running(name):
+                self.stop_component(name, grace=5)
+                self._spawn(name, argv(cfg))
 
     def restart_apiserver(
-        self, downtime: float = 0, timeout: float = 60, extra_args: list[str] | None = None
+        self,
+        downtime: float = 0,
+        timeout: float = 60,
+        extra_args: list[str] | None = None,
+        reconnect_control_plane: bool = True,
     ) -> None:
-        """Stop kube-apiserver, keep it down for ``downtime`` seconds, start it again."""
+        """Stop kube-apiserver, keep it down for ``downtime`` seconds, start it again
+        (see start_apiserver for the arguments)."""
         self.stop_apiserver()
         if downtime:
             time.sleep(downtime)
-        self.start_apiserver(timeout, extra_args)
+        self.start_apiserver(timeout, extra_args, reconnect_control_plane)
 
     def etcd_revision(self) -> int:
         """The current etcd revision (what resourceVersions are derived from)."""
