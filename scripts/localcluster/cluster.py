@@ -631,6 +631,7 @@ class LocalCluster:
     def _prepare(self) -> dict:
         for d in (self.state_dir, self.run_dir, self.log_dir, self.pods_dir):
             d.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.log_dir / "pods", ignore_errors=True)  # fresh logs per cluster
         (self.log_dir / "pods").mkdir(exist_ok=True)
         (self.run_dir / "pods").mkdir(exist_ok=True)
         for c in COMPONENTS:  # fresh logs per cluster
