@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import io
 import json
@@ -125,6 +126,31 @@ def test_tls_secret_that_exists_without_recorded_certificate_is_reported_unit():
         f.sync()
     assert any(e.startswith("Warning TLSSecretUnknown") for e in f.events())
     assert f.action_objects("create", "statefulsets") == []
+
+
+def test_tls_secret_of_our_own_previous_sync_is_not_reported_while_the_cache_lags_unit():
+    # The previous sync created the Secret and recorded its certificate; the
+    # informer has not yet delivered that status update.
+    f = Fixture()
+    stale = new_network(implementation="btcd")
+    current = with_certificate(stale)
+    current["metadata"]["resourceVersion"] = "11"
+    pem = current["status"]["rpcCertificate"]
+    svc, sts = desired_objects(current)
+    f.seed(current, res.new_tls_secret(current, pem.encode(), b"key"), cache=False)
+    f.seed(svc, sts, new_secret(), *(new_pod(current, i, IPS[i]) for i in range(3)))
+    f.networks.append(copy.deepcopy(stale))
+
+    f.sync()
+
+    assert not any("TLSSecretUnknown" in e for e in f.events())
+    kept = f.client.core_v1().secrets(NAMESPACE).get("net-rpc-tls")  # the create was refused, nothing replaced
+    assert base64.b64decode(kept["data"]["tls.crt"]).decode() == pem
+    assert {c[3] for c in f.bitcoin.connects} == {pem}
+    status = written_status(f)
+    assert status["rpcCertificate"] == pem
+    update = [a for a in f.client.actions() if a.verb == "update" and a.subresource == "status"][-1]
+    assert update.object["metadata"]["resourceVersion"] == "11"  # written over the current object: no conflict
 
 
 # -- steady state, scaling, drift ---------------------------------------------------

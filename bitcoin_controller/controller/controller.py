@@ -455,6 +455,9 @@ class _Sync:
         try:
             self.c.clientset.core_v1().secrets(self.namespace).create(secret)
         except errors.AlreadyExistsError:
+            recorded = self._certificate_recorded_meanwhile()
+            if recorded:
+                return recorded
             message = (
                 f'Secret "{secret_name}" exists but its certificate is not recorded in this network\'s status; '
                 "delete the Secret to have a new certificate issued"
@@ -465,6 +468,27 @@ class _Sync:
         pem = cert_pem.decode("ascii")
         self.status["rpcCertificate"] = pem
         self._write_certificate(pem)
+        return pem
+
+    def _certificate_recorded_meanwhile(self) -> str | None:
+        """The certificate in the network as the API server has it now, if any.
+
+        The usual reason the Secret already exists is that the previous sync
+        created it and wrote the certificate to the status a moment ago, and
+        the informer's copy of the network has not caught up with that write
+        yet.  Only the API server can tell, so ask it once before telling the
+        user to delete a Secret that is in fact in use.
+        """
+        client = self.c.clientset.bitcoincontroller_v1().bitcoin_networks(self.namespace)
+        current = client.get(self.name)
+        pem = (current.get("status") or {}).get("rpcCertificate")
+        if not pem or metav1.get_uid(current) != metav1.get_uid(self.network):
+            return None
+        self.log.debug("the cache lagged behind our own certificate write; using the recorded certificate")
+        # Carry on from the current object, so this sync's status write does not conflict.
+        self.network = current
+        self.old_status = current.get("status") or {}
+        self.status["rpcCertificate"] = pem
         return pem
 
     def _write_certificate(self, pem: str) -> None:
