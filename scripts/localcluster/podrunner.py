@@ -1,6 +1,6 @@
 """The pod runner: a tiny stand-in for a kubelet's container runtime on the kwok node.
 
-kwok allocates pod IPs (127.0.100.x) and leaves pods Pending and not ready (see the
+kwok allocates pod IPs (127.0.N.x, N=100 by default) and leaves pods Pending and not ready (see the
 stages in cluster.py). This process watches the pods bound to the kwok node and, for
 each pod with a ``status.podIP``, runs its containers as local processes:
 
