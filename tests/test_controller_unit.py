@@ -616,3 +616,29 @@ def test_restart_stalled_sync_disconnects_only_btcds_sync_peer_unit(dialect, pee
     session = NodeSession(BitcoinClient(http=transport, dialect=dialect), Config("127.0.100.1", 18334, "u", "p"))
     assert session.restart_stalled_sync() is restarted
     assert transport.calls == expected_calls
+
+
+def test_stale_cache_create_is_retried_quietly_unit():
+    f = Fixture()
+    network = with_certificate(new_network())
+    svc, sts = desired_objects(network)
+    f.seed(network, svc, new_secret())
+    f.seed(sts, cache=False)  # created by our previous sync; the informer has not seen it yet
+    controller = f.new_controller()
+    controller.workqueue.add(KEY)
+    controller.process_next_work_item()
+    assert controller.workqueue.num_requeues(KEY) == 1
+    assert not any(e.startswith("Warning") for e in f.events())
+
+
+def test_terminating_namespace_drops_the_key_unit():
+    f = Fixture()
+    f.seed(new_network(implementation="bitcoind"), new_secret())
+    controller = f.new_controller()
+    refusal = errors.new_forbidden("services", "net-svc", "namespace default is being terminated")
+    refusal.status["details"]["causes"] = [{"reason": "NamespaceTerminating", "message": "terminating"}]
+    f.client.prepend_reactor("create", "services", lambda action: (True, None, refusal))
+    controller.workqueue.add(KEY)
+    controller.process_next_work_item()
+    assert controller.workqueue.num_requeues(KEY) == 0
+    assert controller.workqueue.len() == 0

@@ -48,6 +48,8 @@ __all__ = [
     "is_too_large_resource_version",
     "is_too_many_requests",
     "is_forbidden",
+    "has_status_cause",
+    "is_namespace_terminating",
 ]
 
 
@@ -308,3 +310,15 @@ def is_too_many_requests(err: BaseException | None) -> bool:
 
 def is_forbidden(err: BaseException | None) -> bool:
     return isinstance(err, ForbiddenError)
+
+
+def has_status_cause(err: BaseException | None, reason: str) -> bool:
+    """``errors.HasStatusCause``: the Status details list a cause with this reason."""
+    if not isinstance(err, StatusError):
+        return False
+    return any(cause.get("reason") == reason for cause in err.details.get("causes") or [])
+
+
+def is_namespace_terminating(err: BaseException | None) -> bool:
+    """A create refused because its namespace is being deleted (cause ``NamespaceTerminating``)."""
+    return has_status_cause(err, "NamespaceTerminating")

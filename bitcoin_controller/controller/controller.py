@@ -265,21 +265,25 @@ class Controller:
         start = self.clock.now()
         try:
             requeue_after = self.sync_handler(key)
-        except errors.ConflictError as err:
-            # The cache had not yet seen our own last write: routine, and the
-            # retry (after the informer catches up) will see the new version.
+        except (errors.ConflictError, errors.AlreadyExistsError) as err:
+            # The cache had not yet seen our own last write (a status update,
+            # a create): routine, and the retry after the informer catches up
+            # will see the new version.
             self.workqueue.add_rate_limited(key)
             metrics.observe_sync("conflict", self.clock.since(start))
             logger.debug("stale cache; retrying", error=str(err))
+        except errors.StatusError as err:
+            if errors.is_namespace_terminating(err) or errors.is_not_found(err):
+                # The namespace is being deleted, or an object went away
+                # mid-sync (its deletion event enqueues the network again if
+                # anything is left to do): retrying now would only fail again.
+                self.workqueue.forget(key)
+                metrics.observe_sync("success", self.clock.since(start))
+                logger.debug("object or namespace going away; dropping the key", error=str(err))
+            else:
+                self._retry(key, logger, err, start)
         except Exception as err:
-            self.workqueue.add_rate_limited(key)
-            metrics.observe_sync("error", self.clock.since(start))
-            logger.warning(
-                "sync failed; requeued with backoff",
-                error=str(err),
-                retries=self.workqueue.num_requeues(key),
-                exc_info=not isinstance(err, (SyncError, errors.StatusError)),
-            )
+            self._retry(key, logger, err, start)
         else:
             self.workqueue.forget(key)
             metrics.observe_sync("success", self.clock.since(start))
@@ -290,6 +294,16 @@ class Controller:
             with self._in_flight_lock:
                 self._in_flight.pop(ident, None)
         return True
+
+    def _retry(self, key: str, logger: Any, err: Exception, start: float) -> None:
+        self.workqueue.add_rate_limited(key)
+        metrics.observe_sync("error", self.clock.since(start))
+        logger.warning(
+            "sync failed; requeued with backoff",
+            error=str(err),
+            retries=self.workqueue.num_requeues(key),
+            exc_info=not isinstance(err, (SyncError, errors.StatusError)),
+        )
 
     def stuck_syncs(self, limit: float = STUCK_SYNC_SECONDS) -> list[str]:
         """Keys whose sync has been running longer than ``limit`` (for /healthz)."""
