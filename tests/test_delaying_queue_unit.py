@@ -8,10 +8,8 @@ until the thread is parked on the clock before moving time.
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
+from waiting import wait_for
 
 from bitcoin_controller.clientgo.util.workqueue import (
     MAX_WAIT,
@@ -22,19 +20,6 @@ from bitcoin_controller.utils.clock import REAL_CLOCK, FakeClock
 
 JOIN_TIMEOUT = 5.0
 
-
-def wait_for(predicate, timeout: float = 5.0) -> None:
-    """Wait until ``predicate()`` holds, failing after ``timeout`` seconds.
-
-    A deadline-bounded condition wait for state another thread changes (the
-    short Event.wait is the polling interval, not a synchronising sleep).
-    """
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        pause.wait(0.001)
 
 
 class RecordingClock(FakeClock):

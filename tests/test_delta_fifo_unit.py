@@ -503,10 +503,10 @@ def test_concurrent_pop_with_producer_thread_unit() -> None:
     n = 2000
 
     def producer() -> None:
+        # Adds only: an update racing with the pop of its own key would
+        # legitimately queue that key a second time.
         for i in range(n):
             fifo.add(pod(f"p{i}"))
-            if i % 3 == 0:
-                fifo.update(pod(f"p{i}", "2"))
 
     t = threading.Thread(target=producer)
     t.start()
@@ -522,7 +522,6 @@ def test_concurrent_pop_with_producer_thread_unit() -> None:
     t.join(10)
     assert seen == [f"p{i}" for i in range(n)]  # one pop per key, in FIFO order
     assert len(known.list_keys()) == n
-    assert known.get_by_key("ns/p3")[0]["metadata"]["resourceVersion"] == "2"
     assert fifo.list_keys() == []
 
 

@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 import pytest
+from waiting import wait_for
 
 from bitcoin_controller.apimachinery import errors
 from bitcoin_controller.apimachinery.watch.mux import WAIT_IF_CHANNEL_FULL, Broadcaster
@@ -30,14 +31,6 @@ SOURCE = record.EventSource(component="bitcoin-controller", host="node-1")
 WALL = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 WALL_NANOS_HEX = "18867251edfa0000"  # 2026-01-01T00:00:00Z in Unix nanoseconds, hex
 
-
-def wait_for(predicate, what: str = "condition") -> None:
-    """Poll ``predicate`` until it holds; fail after DEADLINE real seconds."""
-    done = threading.Event()
-    deadline = datetime.datetime.now() + datetime.timedelta(seconds=DEADLINE)
-    while not predicate():
-        assert datetime.datetime.now() < deadline, f"timed out waiting for {what}"
-        done.wait(0.001)
 
 
 def pod(name: str = "btc-0", namespace: str = "regtest") -> dict[str, Any]:

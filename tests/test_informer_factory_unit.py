@@ -4,10 +4,10 @@ informers driven end to end by the fake clientset."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 from bitcoin_controller.apimachinery import errors, labels
 from bitcoin_controller.clientgo.informers import (
@@ -27,16 +27,6 @@ from bitcoin_controller.clientgo.tools.cache.shared_informer import SharedIndexI
 
 DEADLINE = 5.0
 
-
-def wait_until(predicate, timeout: float = DEADLINE) -> bool:
-    """Poll ``predicate`` until it holds or ``timeout`` real seconds pass."""
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        tick.wait(0.001)
-    return True
 
 
 def pod(name: str, ns: str = "default", **lbls: str) -> dict[str, Any]:

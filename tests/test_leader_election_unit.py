@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 import pytest
+from waiting import wait_for
 
 from bitcoin_controller.apimachinery import errors
 from bitcoin_controller.apimachinery.metav1 import format_micro_time
@@ -39,14 +40,6 @@ WALL = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 def micro(seconds_after_wall_start: float) -> str:
     return format_micro_time(WALL + datetime.timedelta(seconds=seconds_after_wall_start))
 
-
-def wait_for(predicate, what: str = "condition") -> None:
-    """Poll ``predicate`` until it holds; fail after DEADLINE real seconds."""
-    pause = threading.Event()
-    deadline = datetime.datetime.now() + datetime.timedelta(seconds=DEADLINE)
-    while not predicate():
-        assert datetime.datetime.now() < deadline, f"timed out waiting for {what}"
-        pause.wait(0.001)
 
 
 class ListRecorder(EventRecorder):

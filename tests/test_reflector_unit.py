@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections import deque
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 from bitcoin_controller.apimachinery import errors, wait
 from bitcoin_controller.apimachinery.metav1 import ListOptions
@@ -32,16 +32,6 @@ from bitcoin_controller.utils.clock import FakeClock
 DEADLINE = 5.0
 _names = itertools.count()
 
-
-def wait_until(predicate, timeout: float = DEADLINE) -> bool:
-    """Poll ``predicate`` until it holds or ``timeout`` real seconds pass."""
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        tick.wait(0.001)
-    return True
 
 
 def pod(name: str, rv: str, ns: str = "default", **extra: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from collections import deque
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 from bitcoin_controller.apimachinery.metav1 import ListOptions
 from bitcoin_controller.apimachinery.watch import FakeWatcher
@@ -35,16 +36,6 @@ from bitcoin_controller.utils.clock import FakeClock
 
 DEADLINE = 5.0
 
-
-def wait_until(predicate, timeout: float = DEADLINE) -> bool:
-    """Poll ``predicate`` until it holds or ``timeout`` real seconds pass."""
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        tick.wait(0.001)
-    return True
 
 
 def pod(name: str, rv: str, ns: str = "default", **labels: str) -> dict[str, Any]:

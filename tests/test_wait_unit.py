@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
+from waiting import wait_until
 
 from bitcoin_controller.apimachinery import wait
 from bitcoin_controller.utils.clock import FakeClock
 
 DEADLINE = 5.0
 
-
-def wait_until(predicate, timeout: float = DEADLINE) -> bool:
-    """Poll ``predicate`` until it holds or ``timeout`` real seconds pass."""
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        tick.wait(0.001)
-    return True
 
 
 def test_jitter_range_unit():

@@ -3,11 +3,9 @@ component-base ``metrics/prometheus/workqueue``), scraped from a private registr
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
+from waiting import wait_for
 
 from bitcoin_controller.clientgo.util.workqueue import (
     DEFAULT_PROVIDER,
@@ -32,19 +30,6 @@ EXPECTED_LE = [
     "1e-08", "1e-07", "1e-06", "1e-05", "0.0001", "0.001", "0.01", "0.1", "1.0", "10.0", "+Inf",
 ]
 
-
-def wait_for(predicate, timeout: float = 5.0) -> None:
-    """Wait until ``predicate()`` holds, failing after ``timeout`` seconds.
-
-    A deadline-bounded condition wait for state another thread changes (the
-    short Event.wait is the polling interval, not a synchronising sleep).
-    """
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        pause.wait(0.001)
 
 
 @pytest.fixture

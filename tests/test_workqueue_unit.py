@@ -5,28 +5,15 @@ from __future__ import annotations
 import collections
 import sys
 import threading
-import time
 
 import pytest
+from waiting import wait_for
 
 from bitcoin_controller.clientgo.util.workqueue import Interface, Queue
 from bitcoin_controller.utils.clock import FakeClock
 
 JOIN_TIMEOUT = 5.0
 
-
-def wait_for(predicate, timeout: float = 5.0) -> None:
-    """Wait until ``predicate()`` holds, failing after ``timeout`` seconds.
-
-    A deadline-bounded condition wait for state other threads change (the
-    short Event.wait is the polling interval, not a synchronising sleep).
-    """
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        pause.wait(0.001)
 
 
 def start(target, *args) -> threading.Thread:
