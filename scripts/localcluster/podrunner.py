@@ -568,7 +568,10 @@ class PodWorker(threading.Thread):
             return
         c.argv_env = (argv, env, cwd)
         logpath = self.runner.base / "logs" / "pods" / f"{self.ns}_{self.pod_name}_{c.name}.log"
-        self.plog(c.name, f"starting (pod uid {self.uid}, ip {self.ip}): {' '.join(argv)}")
+        # Log the command as the pod spec has it: expanded $(VAR)s can hold
+        # Secret values, which must never reach a log.
+        spec_argv = (c.spec.get("command") or [argv[0]]) + (c.spec.get("args") or [])
+        self.plog(c.name, f"starting (pod uid {self.uid}, ip {self.ip}): {' '.join(spec_argv)}")
         with open(logpath, "ab") as out:
             try:
                 c.proc = subprocess.Popen(
