@@ -82,6 +82,7 @@ __all__ = [
     "Condition",
     "NodeStatus",
     "NetworkStatus",
+    "parse_network",
     "read_network",
     "list_names",
     "events_for",
