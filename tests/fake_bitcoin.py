@@ -25,7 +25,6 @@ class FakeNode:
     blocks: int = 0
     best_block_hash: str = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
     fail: Exception | None = None
-    lists_pending_adds: bool = True
 
 
 class FakeBitcoinNetwork(RPCConnector):
@@ -46,7 +45,7 @@ class FakeBitcoinNetwork(RPCConnector):
     def connect(self, impl, host, credentials, tls_cert_pem):
         with self._lock:
             self.connects.append((impl.name, host, credentials.user, tls_cert_pem))
-        return _Session(self, self.node(host, lists_pending_adds=impl.name != "btcd"))
+        return _Session(self, self.node(host))
 
     def record(self, ip: str, method: str, *args) -> None:
         with self._lock:
@@ -73,7 +72,6 @@ class _Session:
     def __init__(self, net: FakeBitcoinNetwork, node: FakeNode) -> None:
         self.net = net
         self.node = node
-        self.lists_pending_adds = node.lists_pending_adds
 
     def _call(self, method: str, *args) -> None:
         self.net.record(self.node.ip, method, *args)

@@ -149,6 +149,7 @@ class FakeBtcdNode:
 
     def __init__(self) -> None:
         self.permanent: list[str] = []  # btcd lists only connected permanent peers
+        self.temporary: list[str] = []  # connections made with addnode onetry
         self.add_reply: str | None = None  # force a -8 text on the next add
         self.height = 0
 
@@ -172,7 +173,18 @@ class FakeBtcdNode:
                     raise NodeError(-8, "peer not found")
                 self.permanent.remove(address)
                 return None
+            if command == "onetry":
+                if address in self.permanent or address in self.temporary:
+                    raise NodeError(-8, "peer already connected")
+                self.temporary.append(address)
+                return None
             raise NodeError(-8, "invalid subcommand for addnode")
+        if method == "node" and params[:1] == ["disconnect"]:
+            address = self._normalise(params[1])
+            if address not in self.temporary:
+                raise NodeError(-8, "peer not found")
+            self.temporary.remove(address)
+            return None
         if method == "getaddednodeinfo":
             if not params or not isinstance(params[0], bool):
                 raise NodeError(-32602, "wrong number of params (expected 1 or 2, received 0)")
@@ -550,6 +562,17 @@ def test_btcd_add_node_texts_are_success_unit(btcd):
         client.add_node("10.0.0.7:18444")
     assert info.value.code == -8
     assert info.value.rpc_message == "max peers reached"
+
+
+@pytest.mark.timeout(30)
+def test_btcd_connect_once_and_disconnect_unit(btcd):
+    server, client = btcd
+    assert client.connect_once("10.0.0.5:18444") is True
+    assert client.connect_once("10.0.0.5:18444") is False  # -8 "peer already connected"
+    assert server.node.temporary == ["10.0.0.5:18444"] and server.node.permanent == []
+    assert client.disconnect_node("10.0.0.5:18444") is True
+    assert client.disconnect_node("10.0.0.5:18444") is False  # -8 "peer not found"
+    assert server.node.temporary == []
 
 
 @pytest.mark.timeout(30)

@@ -490,8 +490,6 @@ def test_service_drift_in_ports_is_corrected_unit():
 class _Node:
     """A minimal NodeRPC at a fixed height that counts sync restarts."""
 
-    lists_pending_adds = True
-
     def __init__(self, blocks: int, fail: Exception | None = None) -> None:
         self.blocks = blocks
         self.fail = fail

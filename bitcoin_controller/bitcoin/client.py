@@ -41,6 +41,7 @@ from .config import Config
 from .errors import (
     RPC_CLIENT_NODE_ALREADY_ADDED,
     RPC_CLIENT_NODE_NOT_ADDED,
+    RPC_CLIENT_NODE_NOT_CONNECTED,
     RPC_IN_WARMUP,
     RPC_INVALID_PARAMETER,
     AuthenticationError,
@@ -271,6 +272,40 @@ class BitcoinClient:
             self.raw_request("addnode", [address, "remove"], config)
         except RPCError as exc:
             if self._is_not_added(exc):
+                return False
+            raise
+        return True
+
+    def connect_once(self, address: str, config: Config | None = None) -> bool:
+        """``addnode <address> onetry``: dial ``address`` once, without adding it to any list.
+
+        Returns ``False`` when the node reports it is already connected there.
+        A failed dial is not retried by the node; the caller decides when to
+        try again.
+        """
+        try:
+            self.raw_request("addnode", [address, "onetry"], config)
+        except RPCError as exc:
+            if self._is_already_added(exc):
+                return False
+            raise
+        return True
+
+    def disconnect_node(self, address: str, config: Config | None = None) -> bool:
+        """Close the connection to ``address``; ``False`` if there was none.
+
+        btcd: ``node disconnect <address>`` (answers "peer not found" when
+        there is no such peer); Core: ``disconnectnode <address>`` (-29).
+        """
+        try:
+            if self.dialect is Dialect.BTCD:
+                self.raw_request("node", ["disconnect", address], config)
+            else:
+                self.raw_request("disconnectnode", [address], config)
+        except RPCError as exc:
+            if self.dialect is Dialect.BTCD and "not found" in exc.rpc_message:
+                return False
+            if self.dialect is Dialect.BITCOIND and exc.code == RPC_CLIENT_NODE_NOT_CONNECTED:
                 return False
             raise
         return True

@@ -3,22 +3,19 @@
 On every sync -- not only when the node list changed, which is what left the
 original controller's meshes half-built -- each ready node is asked for its
 chain tip, its peers and its added-node list; every other ready node's P2P
-address that is missing is added with ``addnode add``, and every address of a
-node that is gone is removed with ``addnode remove``.  The calls for
+address that is missing is added, and every address of a node that is gone is
+removed.  (What "added" means per dialect -- Core's added-node list, btcd's
+outbound connections dialled with ``onetry`` -- is decided by the RPC session,
+see :class:`~bitcoin_controller.controller.rpc.NodeSession`.)  The calls for
 different nodes run in parallel on a bounded thread pool, each with the RPC
 client's connect and read timeouts, so one hung daemon costs one timeout, not
 one worker forever.
 
 Cost per sync, for ``n`` ready nodes: 3 read calls per node
-(``getblockchaininfo``, ``getaddednodeinfo``, ``getpeerinfo``), i.e. ``3n``
-round trips in steady state, spread over the pool; plus one ``addnode`` per
-missing or stale address, at most ``n - 1`` per node when a network forms.
-
-btcd lists only *connected* added peers, so an address added moments ago is
-invisible until its connection is up, and adding it again would queue a
-second persistent connection request.  For such dialects the controller
-remembers what it added to each daemon instance (pod UID and restart count)
-and does not re-add it.
+(``getblockchaininfo``, the added-node list -- ``getaddednodeinfo`` on Core,
+``getpeerinfo`` on btcd -- and ``getpeerinfo``), i.e. ``3n`` round trips in
+steady state, spread over the pool; plus one ``addnode`` per missing or stale
+address, at most ``n - 1`` per node when a network forms.
 
 btcd also has a sync rule that can leave a connected node behind for good:
 while its tip is older than 24 hours (on regtest: while it is still at the
@@ -56,9 +53,6 @@ STALL_AFTER = 5.0
 class NodeRPC(Protocol):
     """The RPC calls the mesh needs from one node, dialect already handled."""
 
-    #: True when ``added_node_addresses`` also lists peers that are not yet connected.
-    lists_pending_adds: bool
-
     def get_blockchain_info(self) -> BlockchainInfo: ...
 
     def get_peer_info(self) -> list[PeerInfo]: ...
@@ -86,28 +80,17 @@ def normalise_address(address: str, default_port: int) -> str:
 
 
 class MeshMemory:
-    """Addresses the controller added to each daemon instance (see module docstring)."""
+    """What the controller remembers between syncs about each daemon instance.
+
+    An instance is one run of a daemon (pod UID and restart count); the
+    memory is how long the instance has been stuck behind the network (see
+    the module docstring).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._added: dict[str, set[str]] = {}
         # instance -> (height, when first seen behind the network at that height)
         self._behind: dict[str, tuple[int, float]] = {}
-
-    def added(self, instance: str) -> set[str]:
-        with self._lock:
-            return set(self._added.get(instance, ()))
-
-    def remember(self, instance: str, address: str) -> None:
-        with self._lock:
-            self._added.setdefault(instance, set()).add(address)
-
-    def forget(self, instance: str, address: str | None = None) -> None:
-        with self._lock:
-            if address is None:
-                self._added.pop(instance, None)
-            else:
-                self._added.get(instance, set()).discard(address)
 
     def behind_since(self, instance: str, height: int, now: float) -> float:
         """When ``instance`` was first seen behind the network at ``height`` (``now`` if only now)."""
@@ -127,10 +110,9 @@ class MeshMemory:
         """Drop memories of daemon instances that no longer exist."""
         keep = set(instances)
         with self._lock:
-            for memory in (self._added, self._behind):
-                for instance in list(memory):
-                    if instance not in keep:
-                        del memory[instance]
+            for instance in list(self._behind):
+                if instance not in keep:
+                    del self._behind[instance]
 
 
 @dataclass
@@ -145,11 +127,9 @@ class MeshResult:
 
 def _observe(
     node: NodeObservation,
-    instance: str,
     rpc: NodeRPC,
     wanted: set[str],
     p2p_port: int,
-    memory: MeshMemory,
 ) -> None:
     """Read one node and bring its added-node list to ``wanted``; fills ``node``."""
     info = rpc.get_blockchain_info()
@@ -157,19 +137,14 @@ def _observe(
     node.best_block_hash = info.best_block_hash
     own = f"{node.ip}:{p2p_port}"
     present = {normalise_address(a, p2p_port) for a in rpc.added_node_addresses()}
-    if not rpc.lists_pending_adds:
-        remembered = memory.added(instance)
-        present |= remembered & wanted
     for address in sorted(wanted - present - {own}):
         rpc.add_node(address)
-        memory.remember(instance, address)
         node.added.append(address)
     # The controller owns its daemons' added-node lists: anything on the list
     # that is not a ready peer is a node that was deleted, re-created with a
     # new IP, or scaled away.
     for address in sorted(present - wanted - {own}):
         rpc.remove_node(address)
-        memory.forget(instance, address)
         node.removed.append(address)
     peers = rpc.get_peer_info()
     node.peers = len(peers)
@@ -207,10 +182,9 @@ def reconcile_mesh(
     sessions: dict[int, NodeRPC] = {}
     for node in ready:
         wanted = wanted_all - {f"{node.ip}:{p2p_port}"}
-        instance = instances.get(node.ordinal, node.pod_name)
         sessions[node.ordinal] = connect(node)
         futures[node.ordinal] = executor.submit(
-            _observe, node, instance, sessions[node.ordinal], wanted, p2p_port, memory
+            _observe, node, sessions[node.ordinal], wanted, p2p_port
         )
     errors: list[str] = []
     for node in ready:

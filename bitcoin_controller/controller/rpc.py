@@ -19,13 +19,27 @@ __all__ = ["BitcoinRPCConnector", "NodeSession"]
 
 
 class NodeSession:
-    """A :class:`~.mesh.NodeRPC` for one node: a shared client plus that node's config."""
+    """A :class:`~.mesh.NodeRPC` for one node: a shared client plus that node's config.
+
+    How a node is "added" differs by dialect, and is decided here:
+
+    * bitcoind: ``addnode add``/``remove`` maintain Core's added-node list;
+      Core dials each entry (and redials it after a drop) and ``remove``
+      really stops it.
+    * btcd: an address added with ``addnode add`` is redialled forever, even
+      after ``addnode remove`` (which only finds *connected* peers) -- so the
+      old IP of a re-created pod would be dialled for good, and would join
+      this network to whichever network's pod gets that IP next.  btcd nodes
+      are therefore dialled with ``addnode onetry``, their outbound
+      connections are their "added" list, and stale ones are closed with
+      ``node disconnect``.  The controller redials missing peers itself on
+      every sync, which is level-based anyway.
+    """
 
     def __init__(self, client: BitcoinClient, config: Config) -> None:
         self._client = client
         self._config = config
-        # btcd's getaddednodeinfo omits peers it is still dialling.
-        self.lists_pending_adds = client.dialect is not Dialect.BTCD
+        self._btcd = client.dialect is Dialect.BTCD
 
     def get_blockchain_info(self) -> BlockchainInfo:
         return self._client.get_blockchain_info(self._config)
@@ -34,19 +48,27 @@ class NodeSession:
         return self._client.get_peer_info(self._config)
 
     def added_node_addresses(self) -> list[str]:
+        if self._btcd:
+            return [p.address for p in self.get_peer_info() if not p.inbound]
         return [n.address for n in self._client.get_added_node_info(self._config)]
 
     def add_node(self, address: str) -> None:
-        self._client.add_node(address, self._config)
+        if self._btcd:
+            self._client.connect_once(address, self._config)
+        else:
+            self._client.add_node(address, self._config)
 
     def remove_node(self, address: str) -> None:
-        self._client.remove_node(address, self._config)
+        if self._btcd:
+            self._client.disconnect_node(address, self._config)
+        else:
+            self._client.remove_node(address, self._config)
 
     def restart_stalled_sync(self) -> bool:
         """btcd: disconnect the peer it syncs from (``node disconnect <id>``), so it picks another.
 
-        An added peer is redialled by btcd itself a few seconds later, so
-        the mesh keeps its shape.  Bitcoin Core fetches blocks from any peer
+        The controller redials the dropped peer on its next sync (a second
+        later while the network is not synced), so the mesh keeps its shape.  Bitcoin Core fetches blocks from any peer
         that announces them and has no such peer: nothing to do.
         """
         if self._client.dialect is not Dialect.BTCD:
