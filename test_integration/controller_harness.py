@@ -440,12 +440,16 @@ class NetworkRPC:
         return client.get_blockchain_info(config).best_block_hash
 
     def added_nodes(self, ordinal: int) -> set[str]:
-        """The node's added-node list (``getaddednodeinfo``) as ``ip:port`` strings.
+        """The peers the controller made the node dial, as ``ip:port`` strings.
 
-        btcd lists only added peers that are connected, so on btcd this is
-        "persistent peers currently connected".
+        Bitcoin Core: its added-node list (``getaddednodeinfo``).  btcd: its
+        outbound connections (``getpeerinfo``), because the controller dials
+        btcd peers with ``addnode onetry`` -- an ``addnode add`` entry would be
+        redialled forever after its pod is gone (see controller/rpc.py).
         """
         client, config = self.session(ordinal)
+        if client.dialect is Dialect.BTCD:
+            return {p.address for p in client.get_peer_info(config) if not p.inbound}
         return {n.address for n in client.get_added_node_info(config)}
 
     def peer_addresses(self, ordinal: int) -> set[str]:
