@@ -114,8 +114,8 @@ class Controller:
         self.workqueue = workqueue.RateLimitingQueue(
             rate_limiter or workqueue.default_controller_rate_limiter(), name="bitcoinnetworks", clock=clock
         )
-        self._rpc_pool = ThreadPoolExecutor(max_workers=rpc_pool_size, thread_name_prefix="rpc")
-        self._mesh_memory = MeshMemory()
+        self.rpc_pool = ThreadPoolExecutor(max_workers=rpc_pool_size, thread_name_prefix="rpc")
+        self.mesh_memory = MeshMemory()
         self._in_flight: dict[int, tuple[str, float]] = {}
         self._in_flight_lock = threading.Lock()
 
@@ -240,7 +240,7 @@ class Controller:
         cut_short.cancel()
         for t in threads:
             t.join()
-        self._rpc_pool.shutdown(wait=True, cancel_futures=True)
+        self.rpc_pool.shutdown(wait=True, cancel_futures=True)
         log.info("controller stopped")
 
     def _run_worker(self, stop_event: threading.Event) -> None:
@@ -364,15 +364,15 @@ class _Sync:
     def run(self) -> float | None:
         spec = api.BitcoinNetworkSpec.from_dict(self.network.get("spec") or {})
         problems = api.validate(spec)
-        impl = get_implementation(spec.implementation) if not problems else None
-        if problems or impl is None:
+        if problems:
             message = "; ".join(problems)
             self.event(ev.WARNING, ev.INVALID_SPEC, message)
             self.fail_all(ev.INVALID_SPEC, message)
             self.write_status([])
             return None  # nothing to retry: a new generation of the spec triggers a sync
+        impl = get_implementation(spec.implementation)
 
-        service = self.ensure_service(impl)
+        self.ensure_service(impl)
         try:
             credentials = read_credentials(self.c.clientset, self.namespace, spec.secret)
         except CredentialsError as err:
@@ -381,8 +381,7 @@ class _Sync:
             self.write_status(self.observe_pods())
             raise SyncError(err.message) from None
         cert_pem = self.ensure_tls(impl) if impl.uses_tls else None
-        sts = self.ensure_statefulset(impl, spec)
-        del service, sts
+        self.ensure_statefulset(impl, spec)
 
         nodes = self.observe_pods()
         instances = {n.ordinal: n.instance for n in nodes}
@@ -390,9 +389,9 @@ class _Sync:
             nodes,
             instances,
             lambda node: self.c.rpc_connector.connect(impl, node.ip, credentials, cert_pem),
-            self.c._rpc_pool,
+            self.c.rpc_pool,
             P2P_PORT,
-            self.c._mesh_memory,
+            self.c.mesh_memory,
             describe_error=_describe_rpc_error,
             now=self.c.clock.now(),
         )
