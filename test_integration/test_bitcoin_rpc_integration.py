@@ -98,7 +98,8 @@ def btcd_nodes(tmp_path_factory, cert) -> Iterator[list[Btcd]]:
     key_file.write_bytes(cert[1])
     nodes: list[Btcd] = []
     try:
-        for index in range(2):
+        # Nodes 0 and 1 get connected by the addnode test; node 2 never peers (block relay test).
+        for index in range(3):
             home = base / f"node{index}"
             rpc_port, p2p_port = _free_port(), _free_port()
             args = [
@@ -175,7 +176,7 @@ def test_btcd_generate_integration(client, btcd_nodes):
 
 @pytest.mark.timeout(180)
 def test_btcd_addnode_lifecycle_integration(client, btcd_nodes):
-    first, second = btcd_nodes
+    first, second = btcd_nodes[:2]
     target = f"127.0.0.1:{first.p2p_port}"
 
     assert client.add_node(target, second.config) is True
@@ -221,3 +222,25 @@ def test_btcd_rejects_wrong_credentials_and_wrong_cert_integration(client, btcd_
         config.host, config.port, USER, PASSWORD, TLSConfig(config.tls.ca_pem, check_hostname=True)
     )
     assert client.get_block_count(strict) >= 0  # 127.0.0.1 is in the certificate's SANs
+
+
+@pytest.mark.timeout(180)
+def test_blocks_relayed_over_rpc_to_an_unconnected_node_integration(client, btcd_nodes):
+    """getblockhash/getblock 0/submitblock move a chain to a node that has no peers.
+
+    The controller relies on this for btcd nodes that P2P sync won't serve
+    (btcd takes blocks at the genesis block from one localhost sync peer only).
+    """
+    source, target = btcd_nodes[0].config, btcd_nodes[2].config
+    client.generate(3, config=source)
+    height = client.get_block_count(source)
+    assert client.get_block_count(target) == 0
+    assert client.get_peer_info(target) == []
+    for h in range(1, height + 1):
+        block = client.get_raw_block(client.get_block_hash(h, source), source)
+        assert client.submit_block(block, target) is None
+    assert client.get_block_count(target) == height
+    assert client.get_blockchain_info(target).best_block_hash == client.get_blockchain_info(source).best_block_hash
+    # Handing over a block the node already has is not an error worth stopping for.
+    again = client.submit_block(client.get_raw_block(client.get_block_hash(1, source), source), target)
+    assert again in (None, "duplicate") or "already" in again

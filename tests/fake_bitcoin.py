@@ -101,6 +101,22 @@ class _Session:
         if address in self.node.added:
             self.node.added.remove(address)
 
+    def restart_stalled_sync(self) -> bool:
+        self._call("restart_stalled_sync")
+        return False
+
+    def block_hash(self, height: int) -> str:
+        self._call("block_hash", height)
+        return f"block-{height}"
+
+    def raw_block(self, block_hash: str) -> str:
+        self._call("raw_block", block_hash)
+        return block_hash
+
+    def submit_block(self, block_hex: str) -> None:
+        self._call("submit_block", block_hex)
+        self.node.blocks = max(self.node.blocks, int(block_hex.rsplit("-", 1)[1]))
+
 
 def unreachable(ip: str) -> Exception:
     return RPCConnectionError(f"cannot connect to {ip}:18443: connection refused")

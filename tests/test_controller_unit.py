@@ -519,6 +519,17 @@ class _Node:
         self.restarts += 1
         return True
 
+    # A node that ignores handed blocks, so it stays stalled for these tests.
+    def block_hash(self, height):
+        return f"hash-{height}"
+
+    def raw_block(self, block_hash):
+        return "raw-" + block_hash
+
+    def submit_block(self, block_hex):
+        self.submitted = getattr(self, "submitted", []) + [block_hex]
+        return None
+
 
 def _mesh_at(daemons: list[_Node], memory, now):
     from concurrent.futures import ThreadPoolExecutor
@@ -544,6 +555,7 @@ def test_node_stuck_behind_gets_its_sync_restarted_once_per_period_unit():
     assert _mesh_at([miner, stuck], memory, 100.0 + STALL_AFTER - 0.1).sync_restarted == []
     assert _mesh_at([miner, stuck], memory, 100.0 + STALL_AFTER).sync_restarted == [1]
     assert (miner.restarts, stuck.restarts) == (0, 1)
+    assert stuck.submitted == ["raw-hash-1"]  # the missing block, handed over from the miner
     # The new sync peer gets a whole period (from the next look) before the node is judged again.
     assert _mesh_at([miner, stuck], memory, 100.0 + STALL_AFTER + 1).sync_restarted == []
     assert _mesh_at([miner, stuck], memory, 100.0 + 2 * STALL_AFTER + 0.9).sync_restarted == []
@@ -640,3 +652,63 @@ def test_terminating_namespace_drops_the_key_unit():
     controller.process_next_work_item()
     assert controller.workqueue.num_requeues(KEY) == 0
     assert controller.workqueue.len() == 0
+
+
+class _Chain:
+    """A NodeRPC holding a chain of block hashes; submit_block extends or reorganises it."""
+
+    def __init__(self, hashes: list[str]) -> None:
+        self.hashes = list(hashes)  # index = height
+        self.submitted: list[str] = []
+
+    def block_hash(self, height):
+        return self.hashes[height]
+
+    def raw_block(self, block_hash):
+        return f"{self.hashes.index(block_hash)}:{block_hash}"
+
+    def submit_block(self, block_hex):
+        height, block_hash = block_hex.split(":")
+        self.submitted.append(block_hash)
+        self.hashes[int(height):] = [block_hash]
+        return None
+
+
+def test_relay_hands_over_missing_blocks_from_the_common_ancestor_unit():
+    from bitcoin_controller.controller.mesh import relay_blocks
+
+    best = _Chain(["g", "a1", "a2", "a3", "a4"])
+    behind = _Chain(["g", "a1"])
+    assert relay_blocks(best, behind, 1, 4) == 3
+    assert behind.hashes == best.hashes
+    forked = _Chain(["g", "a1", "b2"])  # mined its own block at height 2
+    assert relay_blocks(best, forked, 2, 4) == 3
+    assert forked.submitted == ["a2", "a3", "a4"] and forked.hashes == best.hashes
+
+
+def test_relay_is_bounded_per_sync_unit():
+    from bitcoin_controller.controller.mesh import RELAY_MAX, relay_blocks
+
+    best = _Chain(["g"] + [f"a{i}" for i in range(1, RELAY_MAX + 51)])
+    behind = _Chain(["g"])
+    assert relay_blocks(best, behind, 0, RELAY_MAX + 50) == RELAY_MAX
+    assert relay_blocks(best, behind, RELAY_MAX, RELAY_MAX + 50) == 50
+    assert behind.hashes == best.hashes
+
+
+def test_controller_hands_blocks_to_nodes_stuck_behind_unit():
+    from bitcoin_controller.controller.mesh import STALL_AFTER
+
+    f, _ = converged_fixture()
+    for ip in IPS:
+        f.bitcoin.node(ip)
+    f.bitcoin.node(IPS[0]).blocks = 3  # mined, but P2P did not carry the blocks
+    controller = f.new_controller()  # one controller: it remembers since when nodes lag
+    controller.sync_handler(KEY)
+    assert [f.bitcoin.nodes[ip].blocks for ip in IPS] == [3, 0, 0]
+    f.clock.step(STALL_AFTER)
+    with pytest.raises(errors.ConflictError):  # the cache still holds the network before our status write
+        controller.sync_handler(KEY)
+    assert [f.bitcoin.nodes[ip].blocks for ip in IPS] == [3, 3, 3]
+    submitted = [(ip, args) for ip, method, args in f.bitcoin.calls if method == "submit_block"]
+    assert sorted(submitted) == sorted((ip, (f"block-{h}",)) for ip in IPS[1:] for h in (1, 2, 3))

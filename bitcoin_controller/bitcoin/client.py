@@ -346,6 +346,30 @@ class BitcoinClient:
             )
         return result
 
+    def get_block_hash(self, height: int, config: Config | None = None) -> str:
+        """Hash of the best chain's block at ``height`` (``getblockhash``)."""
+        result = self.raw_request("getblockhash", [height], config)
+        if not isinstance(result, str):
+            raise RPCProtocolError(f"getblockhash: expected a string, got {type(result).__name__}")
+        return result
+
+    def get_raw_block(self, block_hash: str, config: Config | None = None) -> str:
+        """The serialised block, hex-encoded (``getblock <hash> 0`` on both dialects)."""
+        result = self.raw_request("getblock", [block_hash, 0], config)
+        if not isinstance(result, str):
+            raise RPCProtocolError(f"getblock: expected hex, got {type(result).__name__}")
+        return result
+
+    def submit_block(self, block_hex: str, config: Config | None = None) -> str | None:
+        """Hand the node a serialised block (``submitblock``).
+
+        Returns ``None`` when it was accepted, else the node's reason
+        (``"duplicate"`` for a block it already has; btcd reports rejections
+        as RPC errors, which are raised).
+        """
+        result = self.raw_request("submitblock", [block_hex], config)
+        return None if result is None else str(result)
+
     def generate(
         self, n: int, address: str | None = None, config: Config | None = None
     ) -> list[str]:

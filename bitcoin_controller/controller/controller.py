@@ -395,8 +395,12 @@ class _Sync:
             describe_error=_describe_rpc_error,
             now=self.c.clock.now(),
         )
-        if result.sync_restarted:
-            self.log.info("restarted the block sync of nodes stuck behind the network", nodes=result.sync_restarted)
+        if result.sync_restarted or result.blocks_relayed:
+            self.log.info(
+                "helped nodes stuck behind the network",
+                sync_restarted=result.sync_restarted,
+                blocks_relayed=result.blocks_relayed,
+            )
         if result.added:
             self.event(ev.NORMAL, ev.PEERS_ADDED, _peer_message("Added", nodes, "added"))
         if result.removed:

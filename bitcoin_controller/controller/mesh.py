@@ -27,8 +27,15 @@ handler reconsiders after three minutes at the earliest.  So a node that has
 stayed behind the network's best height, at one height, for
 :data:`STALL_AFTER` seconds is asked to drop its sync peer
 (``NodeRPC.restart_stalled_sync``); btcd then picks another and asks it for
-blocks at once.  Bitcoin Core downloads from whichever peer announces a
-block, so it needs nothing of the kind.
+blocks at once.  That is not always enough: on regtest btcd only picks a sync
+peer whose address is 127.0.0.1, which on a cluster with real pod IPs is
+nobody.  So the stalled node is also handed the blocks it misses over RPC
+(``getblockhash``/``getblock <hash> 0`` on the best node, ``submitblock`` on
+the stalled one), from the last block both agree on, at most
+:data:`RELAY_MAX` blocks per sync.  Once its tip is recent, btcd takes new
+blocks from any peer and P2P relay carries on.  Bitcoin Core downloads from
+whichever peer announces a block, so it needs neither -- but the relay is
+harmless there.
 """
 
 from __future__ import annotations
@@ -42,12 +49,24 @@ from typing import Protocol
 from ..bitcoin.results import BlockchainInfo, PeerInfo
 from .status import NodeObservation
 
-__all__ = ["NodeRPC", "MeshMemory", "MeshResult", "STALL_AFTER", "normalise_address", "reconcile_mesh"]
+__all__ = [
+    "NodeRPC",
+    "MeshMemory",
+    "MeshResult",
+    "STALL_AFTER",
+    "RELAY_MAX",
+    "normalise_address",
+    "reconcile_mesh",
+    "relay_blocks",
+]
 
 #: Seconds a node may stay behind the best height without moving before its
 #: block sync counts as stalled.  Blocks cross a healthy mesh in well under a
 #: second, and a node that is catching up moves on every sync.
 STALL_AFTER = 5.0
+#: Most blocks handed to one stalled node over RPC in one sync (the next sync
+#: carries on), so one sync stays short however far behind a node is.
+RELAY_MAX = 200
 
 
 class NodeRPC(Protocol):
@@ -66,6 +85,12 @@ class NodeRPC(Protocol):
     def restart_stalled_sync(self) -> bool:
         """Make the daemon choose a new peer to download blocks from; True if it had one to drop."""
         ...
+
+    def block_hash(self, height: int) -> str: ...
+
+    def raw_block(self, block_hash: str) -> str: ...
+
+    def submit_block(self, block_hex: str) -> str | None: ...
 
 
 def normalise_address(address: str, default_port: int) -> str:
@@ -123,6 +148,8 @@ class MeshResult:
     errors: list[str]
     #: Ordinals of nodes whose stalled block sync was restarted.
     sync_restarted: list[int] = field(default_factory=list)
+    #: Blocks handed to stalled nodes over RPC in this sync.
+    blocks_relayed: int = 0
 
 
 def _observe(
@@ -194,8 +221,11 @@ def reconcile_mesh(
             node.rpc_error = describe_error(err)
             errors.append(f"node {node.ordinal}: {node.rpc_error}")
     restarted: list[int] = []
+    relayed = 0
     if now is not None:
-        restarted = _restart_stalled_syncs(ready, instances, sessions, memory, now, stall_after, errors, describe_error)
+        restarted, relayed = _help_stalled_nodes(
+            ready, instances, sessions, memory, now, stall_after, errors, describe_error
+        )
     memory.retain(instances.values())
     return MeshResult(
         nodes=nodes,
@@ -203,10 +233,11 @@ def reconcile_mesh(
         removed=sum(len(n.removed) for n in nodes),
         errors=errors,
         sync_restarted=restarted,
+        blocks_relayed=relayed,
     )
 
 
-def _restart_stalled_syncs(
+def _help_stalled_nodes(
     ready: list[NodeObservation],
     instances: dict[int, str],
     sessions: dict[int, NodeRPC],
@@ -215,13 +246,15 @@ def _restart_stalled_syncs(
     stall_after: float,
     errors: list[str],
     describe_error: Callable[[BaseException], str],
-) -> list[int]:
-    """Restart the block sync of nodes that stayed behind the best height too long."""
+) -> tuple[list[int], int]:
+    """Restart the block sync of nodes that stayed behind the best height too long,
+    and hand them the blocks they miss (see the module docstring)."""
     read = [n for n in ready if n.rpc_error is None and n.blocks is not None]
     if not read:
-        return []
-    best = max(n.blocks for n in read if n.blocks is not None)
-    restarted = []
+        return [], 0
+    source = max(read, key=lambda n: n.blocks or 0)
+    best = source.blocks or 0
+    restarted, relayed = [], 0
     for node in read:
         instance = instances.get(node.ordinal, node.pod_name)
         if node.blocks is None or node.blocks >= best:
@@ -229,13 +262,31 @@ def _restart_stalled_syncs(
             continue
         if now - memory.behind_since(instance, node.blocks, now) < stall_after:
             continue
-        # Whatever happens, give the next sync peer a full period before judging again.
+        # Whatever happens, give the node a full period before judging it again.
         memory.caught_up(instance)
         try:
             if sessions[node.ordinal].restart_stalled_sync():
                 restarted.append(node.ordinal)
+            relayed += relay_blocks(sessions[source.ordinal], sessions[node.ordinal], node.blocks, best)
         except Exception as err:  # reported like any other RPC failure of this node
             node.rpc_error = describe_error(err)
             errors.append(f"node {node.ordinal}: {node.rpc_error}")
-    return restarted
+    return restarted, relayed
 
+
+def relay_blocks(source: NodeRPC, target: NodeRPC, target_height: int, best_height: int) -> int:
+    """Hand ``target`` the blocks of ``source``'s best chain it lacks; return how many.
+
+    Starts after the last height at which both nodes have the same block, so
+    a target on a short fork of its own gets the best chain's branch and
+    reorganises onto it.  At most :data:`RELAY_MAX` blocks per call.
+    """
+    common = min(target_height, best_height)
+    floor = max(0, common - RELAY_MAX)
+    while common > floor and source.block_hash(common) != target.block_hash(common):
+        common -= 1
+    sent = 0
+    for height in range(common + 1, min(best_height, common + RELAY_MAX) + 1):
+        target.submit_block(source.raw_block(source.block_hash(height)))
+        sent += 1
+    return sent

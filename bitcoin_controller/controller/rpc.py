@@ -64,6 +64,15 @@ class NodeSession:
         else:
             self._client.remove_node(address, self._config)
 
+    def block_hash(self, height: int) -> str:
+        return self._client.get_block_hash(height, self._config)
+
+    def raw_block(self, block_hash: str) -> str:
+        return self._client.get_raw_block(block_hash, self._config)
+
+    def submit_block(self, block_hex: str) -> str | None:
+        return self._client.submit_block(block_hex, self._config)
+
     def restart_stalled_sync(self) -> bool:
         """btcd: disconnect the peer it syncs from (``node disconnect <id>``), so it picks another.
 
