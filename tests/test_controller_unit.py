@@ -85,7 +85,11 @@ def test_creates_service_and_statefulset_unit():
     status = written_status(f)
     assert status["observedGeneration"] == 1
     assert status["readyNodes"] == 0
-    assert conditions(status)["Ready"] == ("False", "NodesNotReady")
+    assert conditions(status) == {
+        "Ready": ("False", "NodesNotReady"),
+        "Connected": ("Unknown", "NoReadyNodes"),
+        "Synced": ("Unknown", "NoReadyNodes"),
+    }
 
 
 def test_btcd_network_gets_tls_secret_and_pins_it_unit():

@@ -604,6 +604,12 @@ class _Sync:
             self.conditions.set(CONNECTED, None, ev.RPC_ERROR, message)
             self.conditions.set(SYNCED, None, ev.RPC_ERROR, message)
             return False
+        if not ready and spec.nodes > 0:
+            # Nothing to judge yet; "True" about an empty graph would read as good news.
+            message = f"0/{spec.nodes} nodes ready"
+            self.conditions.set(CONNECTED, None, "NoReadyNodes", message)
+            self.conditions.set(SYNCED, None, "NoReadyNodes", message)
+            return False
         graph = peer_graph(nodes, P2P_PORT)
         connected, why = is_connected(graph)
         if connected:
