@@ -19,7 +19,8 @@ The conditions, in the Kubernetes condition shape (``type``, ``status``,
     every ready node reports the same best block hash.
 
 When a node's RPC could not be read, ``Connected`` and ``Synced`` are
-``Unknown``: the controller cannot tell, and says which node failed.
+``Unknown``: the controller cannot tell, and says which node failed.  They
+are ``Unknown`` too while no wanted node is ready (reason ``NoReadyNodes``).
 """
 
 from __future__ import annotations
