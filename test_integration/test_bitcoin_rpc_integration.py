@@ -10,7 +10,6 @@ dialect facts the unit tests' fakes assume (error texts, parameter shapes,
 
 from __future__ import annotations
 
-import hashlib
 import socket
 import subprocess
 import threading
@@ -33,6 +32,7 @@ from bitcoin_controller.bitcoin import (
     Urllib3Transport,
     generate_self_signed_cert,
 )
+from bitcoin_controller.controller.implementations import REGTEST_MINING_ADDRESS
 
 ROOT = Path(__file__).resolve().parent.parent
 BTCD = ROOT / ".local-cluster" / "bin" / "btcd"
@@ -46,19 +46,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _regtest_p2pkh_address(seed: bytes) -> str:
-    """A valid regtest/testnet P2PKH address (version byte 0x6f) for --miningaddr."""
-    payload = b"\x6f" + hashlib.new("ripemd160", hashlib.sha256(seed).digest()).digest()
-    checksum = hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
-    data = payload + checksum
-    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-    number, encoded = int.from_bytes(data, "big"), ""
-    while number:
-        number, rem = divmod(number, 58)
-        encoded = alphabet[rem] + encoded
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + encoded
 
 
 def _wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -113,7 +100,7 @@ def btcd_nodes(tmp_path_factory, cert) -> Iterator[list[Btcd]]:
                 f"--rpccert={cert_file}",
                 f"--rpckey={key_file}",
                 f"--listen=127.0.0.1:{p2p_port}",
-                f"--miningaddr={_regtest_p2pkh_address(bytes([index]))}",
+                f"--miningaddr={REGTEST_MINING_ADDRESS}",
                 "--nobanning",
                 "--nostalldetect",
             ]

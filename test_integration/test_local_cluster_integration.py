@@ -5,26 +5,19 @@ compaction helpers work."""
 from __future__ import annotations
 
 import base64
-import datetime
-import hashlib
 import ipaddress
 import json
-import os
 import shutil
-import ssl
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-import urllib3
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from kubernetes import client
+
+from bitcoin_controller.bitcoin import BitcoinClient, Config, TLSConfig, generate_self_signed_cert
+from bitcoin_controller.controller.implementations import REGTEST_MINING_ADDRESS
 
 BTCD_IMAGE = "ghcr.io/bitcoin-controller/btcd:v0.24.2"
 RPC_USER = "it-user"
@@ -50,88 +43,23 @@ def wait_until(cond: Callable[[], Any], timeout: float, what: str, interval: flo
 # ---------------------------------------------------------------------------- helpers
 
 
-def regtest_address(seed: bytes = b"bitcoin-controller") -> str:
-    """A valid regtest/testnet P2PKH address (version byte 0x6f) for --miningaddr."""
-    payload = b"\x6f" + hashlib.sha256(seed).digest()[:20]  # any 20 bytes are a hash160
-    check = hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
-    raw = payload + check
-    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-    n = int.from_bytes(raw, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 58)
-        out = alphabet[r] + out
-    pad = len(raw) - len(raw.lstrip(b"\0"))
-    return "1" * pad + out
-
-
 def make_tls_pair(ips: list[str]) -> tuple[bytes, bytes]:
-    """A self-signed certificate (usable as its own CA) with the given IP SANs."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "btcd regtest (integration)")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost")]
-                + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=True,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=False, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return cert_pem, key_pem
+    """A self-signed certificate (its own CA) with the pod IPs as SANs, as the controller issues."""
+    return generate_self_signed_cert("btcd regtest (integration)", ip_addresses=ips)
 
 
 class RPC:
-    """Minimal btcd JSON-RPC client over TLS, pinned to one certificate."""
+    """JSON-RPC to the btcd pods with the project's client, pinned to one certificate."""
 
     def __init__(self, cert_pem: bytes):
-        fd, self.ca_path = tempfile.mkstemp(suffix=".crt")
-        os.write(fd, cert_pem)
-        os.close(fd)
-        self.pool = urllib3.PoolManager(
-            cert_reqs=ssl.CERT_REQUIRED, ca_certs=self.ca_path, assert_hostname=False,
-            timeout=urllib3.Timeout(connect=2, read=10), retries=False,
-        )
-        self.auth = urllib3.make_headers(basic_auth=f"{RPC_USER}:{RPC_PASSWORD}")
+        self.client = BitcoinClient(dialect="btcd", connect_timeout=2.0, read_timeout=10.0)
+        self.tls = TLSConfig(cert_pem)
 
     def call(self, ip: str, method: str, *params: Any) -> Any:
-        body = json.dumps({"jsonrpc": "1.0", "id": 1, "method": method, "params": list(params)})
-        r = self.pool.request(
-            "POST", f"https://{ip}:18334/", body=body,
-            headers={**self.auth, "Content-Type": "application/json"},
-        )
-        data = json.loads(r.data)
-        if data.get("error"):
-            raise RuntimeError(f"{method} on {ip}: {data['error']}")
-        return data["result"]
+        return self.client.raw_request(method, list(params), Config(ip, 18334, RPC_USER, RPC_PASSWORD, self.tls))
 
     def close(self) -> None:
-        self.pool.clear()
-        os.unlink(self.ca_path)
+        self.client.http.clear()
 
 
 def btcd_container(readiness: dict | None = None) -> dict:
@@ -147,7 +75,7 @@ def btcd_container(readiness: dict | None = None) -> dict:
         "--logdir=/data/logs",
         "--nobanning",
         "--nostalldetect",
-        f"--miningaddr={regtest_address()}",
+        f"--miningaddr={REGTEST_MINING_ADDRESS}",
     ]
     return {
         "name": "btcd",
