@@ -38,6 +38,22 @@ from bitcoin_controller.clientgo.util.workqueue import (  # noqa: E402
 WORKERS = 2
 
 
+def _timed_run(worker, producer, processed: list[int], expected: int) -> float:
+    """Run WORKERS worker threads and one producer; seconds until all are done."""
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(WORKERS)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    prod = threading.Thread(target=producer)
+    prod.start()
+    prod.join()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    assert sum(processed) == expected, (sum(processed), expected)
+    return elapsed
+
+
 def run_workqueue(keys: list[str], provider: PrometheusMetricsProvider, round_no: int) -> float:
     """Seconds to push ``keys`` through our queue: 1 producer, WORKERS workers."""
     q = Queue(name=f"bench-{round_no}", metrics_provider=provider)
@@ -59,18 +75,7 @@ def run_workqueue(keys: list[str], provider: PrometheusMetricsProvider, round_no
         # get() keeps returning queued items after shutdown, then reports it.
         q.shut_down()
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(WORKERS)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    prod = threading.Thread(target=producer)
-    prod.start()
-    prod.join()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
-    assert sum(processed) == len(keys), (sum(processed), len(keys))
-    return elapsed
+    return _timed_run(worker, producer, processed, len(keys))
 
 
 def run_stdlib(keys: list[str]) -> float:
@@ -94,18 +99,7 @@ def run_stdlib(keys: list[str]) -> float:
         for _ in range(WORKERS):
             q.put(None)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(WORKERS)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    prod = threading.Thread(target=producer)
-    prod.start()
-    prod.join()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
-    assert sum(processed) == len(keys), (sum(processed), len(keys))
-    return elapsed
+    return _timed_run(worker, producer, processed, len(keys))
 
 
 def main() -> None:

@@ -47,7 +47,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -56,6 +55,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from polling import wait_for as poll
 
 from bitcoin_controller.apimachinery.metav1 import ListOptions
 from bitcoin_controller.bitcoin import BitcoinClient, Config, Dialect, TLSConfig
@@ -121,22 +121,7 @@ def wait_for(
     connections); the last value or exception is in the failure message, so
     a timeout says what was seen, not only what was hoped for.
     """
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-            last = value
-        except AssertionError as err:
-            last = err
-        except Exception as err:  # noqa: BLE001 - keep polling, report the last error
-            last = err
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {message}; last: {last!r}")
-        # Polling other processes: the pause bounds the load, the deadline the wait.
-        time.sleep(interval)
+    return poll(predicate, timeout, message, interval)
 
 
 def free_port() -> int:

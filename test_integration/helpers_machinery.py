@@ -29,7 +29,6 @@ import socket
 import ssl
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from urllib.request import Request, urlopen
+
+from polling import wait_for  # re-exported for the machinery tests
 
 from bitcoin_controller.apimachinery import watch
 from bitcoin_controller.apimachinery.metav1 import ListOptions
@@ -51,30 +52,6 @@ KUBECTL = "/usr/bin/kubectl"
 
 
 # --------------------------------------------------------------------------- waiting
-
-
-def wait_for(
-    cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.05
-) -> Any:
-    """Poll ``cond`` until it returns something truthy; fail after ``timeout`` seconds.
-
-    Exceptions from ``cond`` count as "not yet" (e.g. a NotFound while an
-    object is still being created); the last one is reported on timeout.
-    """
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            value = cond()
-            if value:
-                return value
-            last = value
-        except Exception as err:  # noqa: BLE001 - keep polling, report the last error
-            last = err
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-        # Polling an external process: the pause bounds the load, the deadline the wait.
-        time.sleep(interval)
 
 
 # --------------------------------------------------------------------------- clients

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from polling import wait_for
 
 from bitcoin_controller.bitcoin import (
     AuthenticationError,
     BitcoinClient,
-    BitcoinRPCError,
     Config,
     RPCError,
     RPCTLSError,
@@ -46,22 +43,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``condition`` until it returns something truthy or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    last_error: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = condition()
-            if result:
-                return result
-        except BitcoinRPCError as exc:  # not up yet
-            last_error = exc
-        pause.wait(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last error: {last_error})")
 
 
 @dataclass
@@ -129,7 +110,7 @@ def client(btcd_nodes) -> Iterator[BitcoinClient]:
     transport = Urllib3Transport()
     client = BitcoinClient(http=transport, dialect="btcd", connect_timeout=2.0, read_timeout=20.0)
     for node in btcd_nodes:
-        _wait_for(lambda n=node: client.get_block_count(n.config) >= 0, 60, "btcd RPC")
+        wait_for(lambda n=node: client.get_block_count(n.config) >= 0, 60, "btcd RPC")
     yield client
     transport.clear()
 
@@ -167,13 +148,13 @@ def test_btcd_addnode_lifecycle_integration(client, btcd_nodes):
     target = f"127.0.0.1:{first.p2p_port}"
 
     assert client.add_node(target, second.config) is True
-    added = _wait_for(
+    added = wait_for(
         lambda: [n for n in client.get_added_node_info(second.config) if n.connected],
         60,
         "the added peer to connect",
     )
     assert [n.address for n in added] == [target]
-    assert _wait_for(
+    assert wait_for(
         lambda: any(p.inbound for p in client.get_peer_info(first.config)),
         60,
         "the inbound peer on the first node",
@@ -185,10 +166,10 @@ def test_btcd_addnode_lifecycle_integration(client, btcd_nodes):
 
     # Blocks mined on one node travel to a connected peer.
     client.add_node(target, second.config)
-    _wait_for(lambda: client.get_added_node_info(second.config), 60, "reconnection")
+    wait_for(lambda: client.get_added_node_info(second.config), 60, "reconnection")
     height = client.get_block_count(first.config) + 2
     client.generate(2, config=first.config)
-    _wait_for(lambda: client.get_block_count(second.config) == height, 60, "block relay")
+    wait_for(lambda: client.get_block_count(second.config) == height, 60, "block relay")
 
 
 @pytest.mark.timeout(120)

@@ -9,12 +9,11 @@ import ipaddress
 import json
 import shutil
 import subprocess
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from kubernetes import client
+from polling import wait_for
 
 from bitcoin_controller.bitcoin import BitcoinClient, Config, TLSConfig, generate_self_signed_cert
 from bitcoin_controller.controller.implementations import REGTEST_MINING_ADDRESS
@@ -22,22 +21,6 @@ from bitcoin_controller.controller.implementations import REGTEST_MINING_ADDRESS
 BTCD_IMAGE = "ghcr.io/bitcoin-controller/btcd:v0.24.2"
 RPC_USER = "it-user"
 RPC_PASSWORD = "it-password-123"
-
-
-def wait_until(cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            v = cond()
-            if v:
-                return v
-            last = v
-        except Exception as e:  # noqa: BLE001 - keep polling, report the last error
-            last = e
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-        time.sleep(interval)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -195,7 +178,7 @@ def test_btcd_statefulset_integration(local_cluster, k8s_api, namespace):
         ready = [p for p in pods if pod_ready(p) and p.metadata.deletion_timestamp is None]
         return sorted(ready, key=lambda p: p.metadata.name) if len(ready) == 3 else None
 
-    pods = wait_until(ready_pods, 120, "3 ready btcd pods")
+    pods = wait_for(ready_pods, 120, "3 ready btcd pods")
     pod_ips = [p.status.pod_ip for p in pods]
     assert len(set(pod_ips)) == 3
     assert all(ipaddress.ip_address(ip) in pod_net for ip in pod_ips)
@@ -218,29 +201,29 @@ def test_btcd_statefulset_integration(local_cluster, k8s_api, namespace):
             want = {f"{ip}:18444" for ip in pod_ips[1:]}
             return want <= set(added) and want <= {p["addr"] for p in peers}
 
-        wait_until(peered, 60, "node 0 connected to nodes 1 and 2")
+        wait_for(peered, 60, "node 0 connected to nodes 1 and 2")
         for ip in pod_ips[1:]:
-            wait_until(lambda ip=ip: len(rpc.call(ip, "getpeerinfo")) >= 1, 30,
+            wait_for(lambda ip=ip: len(rpc.call(ip, "getpeerinfo")) >= 1, 30,
                        f"inbound peer on {ip}")
 
         # blocks mined on node 0 reach the others
         hashes_ = rpc.call(pod_ips[0], "generate", 3)
         assert len(hashes_) == 3
         for ip in pod_ips[1:]:
-            wait_until(lambda ip=ip: rpc.call(ip, "getblockcount") == 3, 60,
+            wait_for(lambda ip=ip: rpc.call(ip, "getblockcount") == 3, 60,
                        f"block height 3 on {ip}")
 
         # deleting a pod stops its daemon; the recreated pod gets a running daemon
         victim = pods[1]
         old_pid = pids[1]
         core.delete_namespaced_pod(victim.metadata.name, namespace)
-        wait_until(lambda: not pid_alive(old_pid), 30, "the deleted pod's btcd to exit")
+        wait_for(lambda: not pid_alive(old_pid), 30, "the deleted pod's btcd to exit")
 
         def recreated():
             p = core.read_namespaced_pod(victim.metadata.name, namespace)
             return p if p.metadata.uid != victim.metadata.uid and pod_ready(p) else None
 
-        new = wait_until(recreated, 90, "the recreated pod to be ready")
+        new = wait_for(recreated, 90, "the recreated pod to be ready")
         new_pid = container_pid(new)
         assert new_pid and new_pid != old_pid and pid_alive(new_pid)
         assert rpc.call(new.status.pod_ip, "getblockcount") == 0  # fresh emptyDir
@@ -273,7 +256,7 @@ def test_missing_secret_blocks_container_integration(local_cluster, k8s_api, nam
             return cs.state.waiting.reason
         return None
 
-    wait_until(lambda: waiting_reason() == "CreateContainerConfigError", 60,
+    wait_for(lambda: waiting_reason() == "CreateContainerConfigError", 60,
                "CreateContainerConfigError")
     p = core.read_namespaced_pod("needs-secret", namespace)
     assert p.status.phase == "Pending"
@@ -288,12 +271,12 @@ def test_missing_secret_blocks_container_integration(local_cluster, k8s_api, nam
         p = core.read_namespaced_pod("needs-secret", namespace)
         return p if container_pid(p) and pod_ready(p) and p.status.phase == "Running" else None
 
-    p = wait_until(running, 60, "the container to start once the Secret exists")
+    p = wait_for(running, 60, "the container to start once the Secret exists")
     pid = container_pid(p)
     with open(f"/proc/{pid}/environ", "rb") as f:
         assert b"X=1" in f.read().split(b"\0")
     core.delete_namespaced_pod("needs-secret", namespace)
-    wait_until(lambda: not pid_alive(pid), 30, "the container process to stop")
+    wait_for(lambda: not pid_alive(pid), 30, "the container process to stop")
 
 
 def test_unknown_image_reported_integration(local_cluster, k8s_api, namespace):
@@ -308,7 +291,7 @@ def test_unknown_image_reported_integration(local_cluster, k8s_api, namespace):
         cs = (p.status.container_statuses or [None])[0]
         return cs and cs.state.waiting and cs.state.waiting.reason
 
-    wait_until(lambda: reason() == "ErrImagePull", 60, "ErrImagePull for an unknown image")
+    wait_for(lambda: reason() == "ErrImagePull", 60, "ErrImagePull for an unknown image")
     assert local_cluster.component_running("pod-runner")
 
 
@@ -337,13 +320,13 @@ def test_readiness_follows_probe_integration(local_cluster, k8s_api, namespace):
         p = core.read_namespaced_pod("probe", namespace)
         return p.status.phase, pod_ready(p), p
 
-    phase, ready, p = wait_until(lambda: status()[0] == "Running" and status(), 60, "Running")
+    phase, ready, p = wait_for(lambda: status()[0] == "Running" and status(), 60, "Running")
     assert not ready
     scratch = next(local_cluster.pods_dir.glob(f"{namespace}_probe_{p.metadata.uid}"))
     (scratch / "volumes" / "scratch" / "ready").write_text("ok")
-    wait_until(lambda: status()[1], 30, "Ready after the probe passes")
+    wait_for(lambda: status()[1], 30, "Ready after the probe passes")
     (scratch / "volumes" / "scratch" / "ready").unlink()
-    wait_until(lambda: not status()[1], 30, "not Ready after the probe fails")
+    wait_for(lambda: not status()[1], 30, "not Ready after the probe fails")
 
 
 def test_apiserver_restart_and_compaction_integration(local_cluster, k8s_api, namespace):

@@ -541,36 +541,33 @@ class LocalCluster:
             *cfg.get("extra_apiserver_args", []),
         ]
 
-    def _kcm_argv(self, cfg: dict) -> list[str]:
-        pki = self.state_dir / "pki"
+    def _control_plane_flags(self) -> list[str]:
+        """Flags kube-controller-manager and kube-scheduler share: one instance each, loopback
+        only, no serving port to collide on, and no client-side throttling."""
         return [
-            self._bin("kube-controller-manager"),
             f"--kubeconfig={self.state_dir / 'components.kubeconfig'}",
             "--leader-elect=false",
             "--bind-address=127.0.0.1",
             "--secure-port=0",
-            f"--service-account-private-key-file={pki / 'sa.key'}",
-            f"--root-ca-file={self.ca_file}",
-            "--controllers=*,-endpoints-controller,-endpointslice-controller,"
-            "-endpointslice-mirroring-controller",
             "--kube-api-qps=500",
             "--kube-api-burst=1000",
             "--profiling=false",
             "--v=1",
         ]
 
-    def _scheduler_argv(self, cfg: dict) -> list[str]:
+    def _kcm_argv(self, cfg: dict) -> list[str]:
+        pki = self.state_dir / "pki"
         return [
-            self._bin("kube-scheduler"),
-            f"--kubeconfig={self.state_dir / 'components.kubeconfig'}",
-            "--leader-elect=false",
-            "--bind-address=127.0.0.1",
-            "--secure-port=0",
-            "--kube-api-qps=500",
-            "--kube-api-burst=1000",
-            "--profiling=false",
-            "--v=1",
+            self._bin("kube-controller-manager"),
+            *self._control_plane_flags(),
+            f"--service-account-private-key-file={pki / 'sa.key'}",
+            f"--root-ca-file={self.ca_file}",
+            "--controllers=*,-endpoints-controller,-endpointslice-controller,"
+            "-endpointslice-mirroring-controller",
         ]
+
+    def _scheduler_argv(self, cfg: dict) -> list[str]:
+        return [self._bin("kube-scheduler"), *self._control_plane_flags()]
 
     def _kwok_argv(self, cfg: dict) -> list[str]:
         return [
