@@ -41,9 +41,6 @@ class FakeRecorder(EventRecorder):
     def event(self, obj: Any, event_type: str, reason: str, message: str) -> None:
         self._write(obj, None, f"{event_type} {reason} {message}")
 
-    def eventf(self, obj: Any, event_type: str, reason: str, message_fmt: str, *args: Any) -> None:
-        self._write(obj, None, f"{event_type} {reason} {_sprintf(message_fmt, args)}")
-
     def annotated_eventf(
         self,
         obj: Any,
