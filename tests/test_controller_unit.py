@@ -716,3 +716,23 @@ def test_controller_hands_blocks_to_nodes_stuck_behind_unit():
     assert [f.bitcoin.nodes[ip].blocks for ip in IPS] == [3, 3, 3]
     submitted = [(ip, args) for ip, method, args in f.bitcoin.calls if method == "submit_block"]
     assert sorted(submitted) == sorted((ip, (f"block-{h}",)) for ip in IPS[1:] for h in (1, 2, 3))
+
+
+def test_deleted_network_is_synced_once_more_to_forget_its_metrics_unit():
+    from bitcoin_controller.clientgo.util.workqueue.metrics import REGISTRY
+    from bitcoin_controller.controller import metrics as controller_metrics
+
+    def gauge() -> float | None:
+        return REGISTRY.get_sample_value("bitcoin_network_nodes_desired", {"namespace": NAMESPACE, "network": "net"})
+
+    f = Fixture()  # the network is already gone from the cache
+    controller = f.new_controller()
+    controller_metrics.set_network(NAMESPACE, "net", 3, {"readyNodes": 3, "bestHeight": 7})
+    assert gauge() == 3
+    # The delete handler only enqueues: a sync still running could set the gauges again.
+    controller._network_deleted(DeletedFinalStateUnknown(KEY, new_network()))
+    assert gauge() == 3
+    key, _ = controller.workqueue.get()
+    assert key == KEY
+    assert controller.sync_handler(key) is None
+    assert gauge() is None

@@ -153,10 +153,16 @@ class Controller:
         self.workqueue.add(key)
 
     def _network_deleted(self, obj: Any) -> None:
-        if isinstance(obj, cache.DeletedFinalStateUnknown):
-            obj = obj.obj
-        if isinstance(obj, dict):
-            metrics.forget_network(metav1.get_namespace(obj), metav1.get_name(obj))
+        # Enqueue rather than clean up here: a sync of this network may be
+        # running right now and would set its gauges again after any cleanup
+        # done in this handler.  The queue runs the key once more after that
+        # sync, and a sync that finds the network gone forgets its metrics.
+        try:
+            key = cache.deletion_handling_meta_namespace_key_func(obj)
+        except Exception as err:
+            log.error("cannot compute key", error=str(err))
+            return
+        self.workqueue.add(key)
 
     @staticmethod
     def _unwrap(obj: Any) -> dict | None:
