@@ -3,10 +3,12 @@
 Backends (``--cluster``):
 
 * ``local`` (default): the local cluster from ``scripts/local-cluster`` (etcd,
-  kube-apiserver, kube-controller-manager, kube-scheduler, kwok and the pod runner that
-  runs btcd pods as local processes). Brought up by the fixture if it isn't running and
-  then torn down at the end of the session; a cluster that was already running (e.g.
-  ``make cluster-up``) is used as is and left running.
+  kube-apiserver, kube-controller-manager, kube-scheduler and a node: the real one —
+  containerd, kubelet, kube-proxy — where it can run, else kwok and the pod runner that
+  runs btcd pods as local processes; ``LOCAL_CLUSTER_BACKEND=node|kwok`` chooses).
+  Brought up by the fixture if it isn't running and then torn down at the end of the
+  session; a cluster that was already running (e.g. ``make cluster-up``) is used as is
+  and left running.
 * ``existing``: any cluster, given with ``--kubeconfig PATH`` (implies this backend).
 * ``kind``: a throw-away kind cluster via pytest-kind (skipped when Docker or
   pytest-kind is not available).
@@ -101,7 +103,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[ClusterInfo]:
     local = LocalCluster(
         ROOT, base=os.environ.get("LOCAL_CLUSTER_BASE") or None, bin_dir=ROOT / ".local-cluster" / "bin"
     )
-    missing = local.missing_binaries()
+    missing = local.missing_binaries(local.choose_backend())
     if missing:
         pytest.fail(
             f"local cluster binaries missing ({', '.join(missing)}); "

@@ -44,6 +44,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -88,6 +89,7 @@ __all__ = [
     "events_for",
     "NetworkRPC",
     "ControllerProcess",
+    "runs_in_cluster",
     "crd_and_rbac",
     "admin_client",
     "controller",
@@ -97,7 +99,8 @@ __all__ = [
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_ACCOUNT = "system:serviceaccount:bitcoin-controller:bitcoin-controller"
 CONTROLLER_BIN = ROOT / ".venv" / "bin" / "bitcoin-controller"
-KUBECTL = os.environ.get("KUBECTL", "/usr/bin/kubectl")
+# the kubectl built with the cluster (make puts .local-cluster/bin first on PATH)
+KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "kubectl"
 CRD_NAME = "bitcoinnetworks.bitcoincontroller.dev"
 #: The one credential Secret name the ClusterRole lets the controller read.
 DEFAULT_SECRET = "bitcoin-default-secret"
@@ -623,14 +626,37 @@ def admin_client(kubeconfig: str) -> Clientset:
     return new_admin_clientset(kubeconfig)
 
 
-@pytest.fixture(scope="module")
-def controller(crd_and_rbac: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControllerProcess]:
-    """One controller process for the whole module (``--resync-period 5s``), stopped at the end.
+def runs_in_cluster(cluster: Any) -> bool:
+    """True where the controller runs as a Pod from the Helm chart: the real-node backend
+    of the local cluster (a kwok node cannot run the controller's image)."""
+    if os.environ.get("BITCOIN_CONTROLLER_E2E_PROCESS"):
+        return False
+    return cluster.local is not None and cluster.local.backend == "node"
 
-    A test that stops or kills it should start it again before it ends; the
-    module's own tests can also depend on a fixture that checks ``running``.
+
+@pytest.fixture(scope="module")
+def controller(
+    crd_and_rbac: str, cluster: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControllerProcess]:
+    """One controller for the whole module (``--resync-period 5s``), stopped at the end.
+
+    On the real node it is the chart's Deployment (:class:`incluster.ControllerPod`,
+    same interface), elsewhere a process acting as its ServiceAccount. A test that stops
+    or kills it should start it again before it ends; the module's own tests can also
+    depend on a fixture that checks ``running``.
     """
-    proc = ControllerProcess(crd_and_rbac, tmp_path_factory.mktemp("controller") / "controller.log")
+    log_path = tmp_path_factory.mktemp("controller") / "controller.log"
+    if runs_in_cluster(cluster):
+        from incluster import ControllerPod
+
+        pod = ControllerPod(crd_and_rbac, log_path)
+        pod.start()
+        try:
+            yield pod  # type: ignore[misc]
+        finally:
+            pod.uninstall()
+        return
+    proc = ControllerProcess(crd_and_rbac, log_path)
     proc.start()
     try:
         yield proc

@@ -1,5 +1,14 @@
-"""Start, stop and inspect the local cluster (etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler, kwok, pod runner) as plain processes on 127.0.0.1.
+"""Start, stop and inspect the local cluster: etcd, kube-apiserver, kube-controller-manager
+and kube-scheduler as plain processes, plus one node of either backend:
+
+* ``node``: a real node (containerd, kubelet, kube-proxy; see node.py). Pods are real
+  containers from images imported into containerd, with addresses on a bridge of ours.
+  Needs root and the runtime packages (installed with apt-get when missing).
+* ``kwok``: a kwok fake node plus the pod runner, which starts pods' containers as local
+  processes on 127.0.N.x (no root, no images; see podrunner.py).
+
+``backend="auto"`` (the default, or ``LOCAL_CLUSTER_BACKEND``) takes the real node where
+its prerequisites hold and the machine's real-node slot is free, else kwok, and says why.
 
 Everything lives under ``<repo>/.local-cluster/``::
 
@@ -8,6 +17,8 @@ Everything lives under ``<repo>/.local-cluster/``::
     run/         cluster.json (ports, URLs), <component>.pid, pods/*.json (pod runner children)
     logs/        <component>.log, pods/<ns>_<pod>_<container>.log
     pods/        per-pod roots of the pod runner (volumes, HOME)
+    containerd/  the real node's containerd root, state and socket
+    host-journal.json  the host's state before a real node came up (see host.py)
     kubeconfig   admin kubeconfig (bearer token in system:masters, apiserver cert as CA)
 
 The processes are started in their own sessions, so they outlive the command (or the
@@ -35,6 +46,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import node as realnode
+from .host import HostJournal
 from .kube import Kube, KubeError
 
 NODE_NAME = "kwok-node-0"
@@ -47,24 +60,19 @@ NODE_IP = "127.0.0.1"
 SERVICE_CIDR = "10.0.0.0/24"
 ADMIN_USER = "local-admin"
 
-# start order; stop order is the reverse
-COMPONENTS = [
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kwok",
-    "pod-runner",
-]
-BINARIES = [
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kwok",
-    "btcd",
-    "btcctl",
-]
+BACKENDS = ("node", "kwok")
+CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
+# start order per backend; stop order is the reverse
+BACKEND_COMPONENTS = {
+    "kwok": ["kwok", "pod-runner"],
+    "node": ["containerd", "kubelet", "kube-proxy"],
+}
+COMPONENTS = CONTROL_PLANE + BACKEND_COMPONENTS["kwok"]  # the kwok backend's, as before
+BACKEND_BINARIES = {
+    "kwok": ["kwok", "btcd", "btcctl"],
+    "node": ["kubelet", "kube-proxy", "btcd", "btcctl"],
+}
+BINARIES = CONTROL_PLANE + BACKEND_BINARIES["kwok"]
 
 # kwok pod stages. The default "fast" stages mark a pod Running and Ready as soon as it
 # is bound. Ours only allocate the pod IP and leave the pod Pending / not ready; the pod
@@ -287,6 +295,7 @@ class LocalCluster:
         bin_dir: str | os.PathLike | None = None,
         extra_apiserver_args: list[str] | None = None,
         log: Callable[[str], None] | None = None,
+        backend: str | None = None,
     ):
         if root is None:
             root = Path(__file__).resolve().parents[2]
@@ -300,6 +309,12 @@ class LocalCluster:
         self.kubeconfig_path = self.base / "kubeconfig"
         self.extra_apiserver_args = list(extra_apiserver_args or [])
         self._log = log or (lambda msg: print(msg, flush=True))
+        self.requested_backend = backend or os.environ.get("LOCAL_CLUSTER_BACKEND") or "auto"
+        if self.requested_backend not in (*BACKENDS, "auto"):
+            raise ClusterError(
+                f"unknown backend {self.requested_backend!r} (LOCAL_CLUSTER_BACKEND: node, kwok or auto)"
+            )
+        self.backend_reason = ""
 
     # ------------------------------------------------------------------ properties
 
@@ -328,8 +343,46 @@ class LocalCluster:
         return str(self.state_dir / "apiserver" / "apiserver.crt")
 
     @property
+    def backend(self) -> str:
+        """The running cluster's backend ("node" or "kwok"); before up, the one up would pick."""
+        try:
+            return self.config.get("backend", "kwok")
+        except ClusterError:
+            return self.choose_backend()
+
+    def choose_backend(self) -> str:
+        """Resolve "auto": the real node where it can run here, else kwok (reason in
+        ``backend_reason``)."""
+        if self.requested_backend != "auto":
+            return self.requested_backend
+        why = realnode.missing_prerequisites()
+        missing_bins = [b for b in BACKEND_BINARIES["node"] if not os.access(self.bin_dir / b, os.X_OK)]
+        if missing_bins:
+            why.append(f"{', '.join(missing_bins)} not built")
+        holder = None if why else _real_node_holder(self.base)
+        if holder:
+            why.append(f"this machine's real node is in use by the cluster in {holder}")
+        if why:
+            self.backend_reason = "kwok backend: no real node (" + "; ".join(why) + ")"
+            return "kwok"
+        self.backend_reason = "real node backend (containerd, kubelet, kube-proxy)"
+        return "node"
+
+    @property
     def node_name(self) -> str:
-        return NODE_NAME
+        try:
+            return self.config.get("node", NODE_NAME)
+        except ClusterError:
+            return NODE_NAME
+
+    @property
+    def layout(self) -> dict:
+        """The real node's names and ranges (bridge, pod and service CIDRs, node name)."""
+        return realnode.layout(self.config["pod_net"])
+
+    @property
+    def containerd_address(self) -> str:
+        return realnode.containerd_address(self.base)
 
     @property
     def pod_cidr(self) -> str:
@@ -420,8 +473,11 @@ class LocalCluster:
     def component_running(self, name: str) -> bool:
         return _record_alive(self._record(name))
 
+    def component_names(self) -> list[str]:
+        return CONTROL_PLANE + BACKEND_COMPONENTS[self.backend]
+
     def components(self) -> dict[str, bool]:
-        return {c: self.component_running(c) for c in COMPONENTS}
+        return {c: self.component_running(c) for c in self.component_names()}
 
     def is_running(self) -> bool:
         """True if every component process is alive (it does not probe the API)."""
@@ -517,22 +573,35 @@ class LocalCluster:
 
     def _apiserver_argv(self, cfg: dict) -> list[str]:
         port = cfg["ports"]["apiserver"]
+        host = cfg.get("apiserver_host", "127.0.0.1")
         pki = self.state_dir / "pki"
+        if cfg.get("backend") == "node":
+            # The kubernetes Service's endpoint is the bridge address (reachable from
+            # pods); kubelets are authorised by the Node authorizer and NodeRestriction.
+            node_flags = [
+                "--authorization-mode=Node,RBAC",
+                "--enable-admission-plugins=NodeRestriction",
+                "--endpoint-reconciler-type=lease",
+                f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
+                f"--kubelet-client-key={pki / 'kubelet-client.key'}",
+                "--kubelet-preferred-address-types=InternalIP",
+            ]
+        else:
+            node_flags = ["--authorization-mode=RBAC", "--endpoint-reconciler-type=none"]
         return [
             self._bin("kube-apiserver"),
             f"--etcd-servers={cfg['etcd_url']}",
             f"--cert-dir={self.state_dir / 'apiserver'}",
             f"--secure-port={port}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            f"--service-account-issuer=https://127.0.0.1:{port}",
+            f"--bind-address={host}",
+            f"--advertise-address={host}",
+            f"--service-cluster-ip-range={cfg.get('service_cidr', SERVICE_CIDR)}",
+            f"--service-account-issuer=https://{host}:{port}",
             f"--service-account-key-file={pki / 'sa.key'}",
             f"--service-account-signing-key-file={pki / 'sa.key'}",
-            "--authorization-mode=RBAC",
+            *node_flags,
             f"--token-auth-file={pki / 'tokens.csv'}",
             "--allow-privileged=true",
-            "--endpoint-reconciler-type=none",
             "--enable-priority-and-fairness=false",
             "--max-requests-inflight=0",
             "--max-mutating-requests-inflight=0",
@@ -557,13 +626,16 @@ class LocalCluster:
 
     def _kcm_argv(self, cfg: dict) -> list[str]:
         pki = self.state_dir / "pki"
+        # kwok pods have no real IPs to route to; a real node needs EndpointSlices
+        controllers = "*" if cfg.get("backend") == "node" else (
+            "*,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller"
+        )
         return [
             self._bin("kube-controller-manager"),
             *self._control_plane_flags(),
             f"--service-account-private-key-file={pki / 'sa.key'}",
             f"--root-ca-file={self.ca_file}",
-            "--controllers=*,-endpoints-controller,-endpointslice-controller,"
-            "-endpointslice-mirroring-controller",
+            f"--controllers={controllers}",
         ]
 
     def _scheduler_argv(self, cfg: dict) -> list[str]:
@@ -600,7 +672,7 @@ class LocalCluster:
 
     # ------------------------------------------------------------------ files
 
-    def _write_kubeconfig(self, path: Path, cfg: dict, ca_data: bool) -> None:
+    def _write_kubeconfig(self, path: Path, cfg: dict, ca_data: bool, user: str = ADMIN_USER) -> None:
         cluster: dict[str, Any] = {"server": cfg["server"]}
         if ca_data:
             cluster["certificate-authority-data"] = base64.b64encode(
@@ -612,9 +684,9 @@ class LocalCluster:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "local", "cluster": cluster}],
-            "users": [{"name": ADMIN_USER, "user": {"token": cfg["token"]}}],
+            "users": [{"name": user, "user": {"token": cfg["token"]}}],
             "contexts": [
-                {"name": "local", "context": {"cluster": "local", "user": ADMIN_USER}}
+                {"name": "local", "context": {"cluster": "local", "user": user}}
             ],
             "current-context": "local",
             "preferences": {},
@@ -625,13 +697,13 @@ class LocalCluster:
             json.dump(kc, f, indent=2)  # JSON is valid YAML; kubectl and the client read it
         os.replace(tmp, path)
 
-    def _prepare(self) -> dict:
+    def _prepare(self, backend: str) -> dict:
         for d in (self.state_dir, self.run_dir, self.log_dir, self.pods_dir):
             d.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.log_dir / "pods", ignore_errors=True)  # fresh logs per cluster
         (self.log_dir / "pods").mkdir(exist_ok=True)
         (self.run_dir / "pods").mkdir(exist_ok=True)
-        for c in COMPONENTS:  # fresh logs per cluster
+        for c in CONTROL_PLANE + BACKEND_COMPONENTS[backend]:  # fresh logs per cluster
             (self.log_dir / f"{c}.log").unlink(missing_ok=True)
         pki = self.state_dir / "pki"
         pki.mkdir(exist_ok=True)
@@ -645,13 +717,11 @@ class LocalCluster:
             )
             os.chmod(sa_key, 0o600)
         token = secrets.token_hex(24)
-        fd = os.open(pki / "tokens.csv", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(f'{token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
-        (self.state_dir / "kwok.yaml").write_text(KWOK_STAGES.lstrip())
-        etcd_port, etcd_peer, api_port = _free_ports(3)
+        tokens = [f'{token},{ADMIN_USER},{ADMIN_USER},"system:masters"']
+        etcd_port, etcd_peer, api_port, *node_ports = _free_ports(7)
         net = self._claim_pod_network()
         cfg = {
+            "backend": backend,
             "ports": {"etcd": etcd_port, "etcd_peer": etcd_peer, "apiserver": api_port},
             "etcd_url": f"http://127.0.0.1:{etcd_port}",
             "server": f"https://127.0.0.1:{api_port}",
@@ -662,6 +732,28 @@ class LocalCluster:
             "pod_network": f"127.0.{net}.0/24",
             "extra_apiserver_args": self.extra_apiserver_args,
         }
+        if backend == "node":
+            lay = realnode.layout(net)
+            names = ("kubelet", "kubelet_healthz", "proxy_healthz", "proxy_metrics")
+            cfg["ports"].update(zip(names, node_ports, strict=True))
+            cfg.update(
+                node=lay["node"],
+                pod_network=lay["pod_network"],
+                pod_cidr=lay["pod_network"],
+                service_cidr=lay["service_cidr"],
+                apiserver_host=lay["bridge_ip"],
+                server=f"https://{lay['bridge_ip']}:{api_port}",
+                node_token=secrets.token_hex(24),
+                proxy_token=secrets.token_hex(24),
+            )
+            tokens.append(f'{cfg["node_token"]},system:node:{lay["node"]},{lay["node"]},"system:nodes"')
+            tokens.append(f'{cfg["proxy_token"]},system:kube-proxy,system:kube-proxy')
+            realnode.make_kubelet_pki(pki)
+        else:
+            (self.state_dir / "kwok.yaml").write_text(KWOK_STAGES.lstrip())
+        fd = os.open(pki / "tokens.csv", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(tokens) + "\n")
         self._save_config(cfg)
         return cfg
 
@@ -672,32 +764,45 @@ class LocalCluster:
             json.dump(cfg, f, indent=2)
         os.replace(p.with_suffix(".tmp"), p)
 
-    def missing_binaries(self) -> list[str]:
-        return [b for b in BINARIES if not os.access(self.bin_dir / b, os.X_OK)]
+    def missing_binaries(self, backend: str = "kwok") -> list[str]:
+        needed = CONTROL_PLANE + BACKEND_BINARIES[backend]
+        return [b for b in needed if not os.access(self.bin_dir / b, os.X_OK)]
 
     # ------------------------------------------------------------------ lifecycle
 
     def up(self, timeout: float = 180) -> bool:
         """Start the cluster; returns False if it was already running (then nothing changes)."""
         if self.is_running() and self.readyz():
-            self._log(f"local cluster already running at {self.server}")
+            self._log(f"local cluster already running at {self.server} ({self.backend} backend)")
             return False
-        if any(self.components().values()):
+        if any(self.components().values()) or (self.base / "host-journal.json").exists():
             self._log("local cluster partially running; stopping the rest and starting afresh")
             self.down(quiet=True)
-        missing = self.missing_binaries()
+        backend = self.choose_backend()
+        missing = self.missing_binaries(backend)
         if missing:
             raise ClusterError(
                 f"missing binaries in {self.bin_dir}: {', '.join(missing)}; "
                 "run scripts/build-local-cluster (or make cluster-build) first"
             )
+        if self.backend_reason:
+            self._log(f"  {self.backend_reason}")
         t0 = time.monotonic()
         deadline = t0 + timeout
 
         def left() -> float:
             return max(1.0, deadline - time.monotonic())
 
-        cfg = self._prepare()
+        if backend == "node":
+            realnode.install_prerequisites(self._log)
+            holder = realnode.claim_node(self.base)
+            if holder:
+                raise ClusterError(f"the real node slot is taken by the cluster in {holder}")
+            # before anything touches the host: what to put back on down
+            HostJournal(self.base / "host-journal.json").record()
+        cfg = self._prepare(backend)
+        if backend == "node":
+            realnode.setup_network(self.layout)
         self._spawn("etcd", self._etcd_argv(cfg))
         wait_for(
             lambda: self._etcd_post("/v3/kv/range", {"key": "AA==", "limit": 1}, timeout=1),
@@ -712,22 +817,26 @@ class LocalCluster:
         self._write_kubeconfig(self.kubeconfig_path, cfg, ca_data=True)
         self._spawn("kube-controller-manager", self._kcm_argv(cfg))
         self._spawn("kube-scheduler", self._scheduler_argv(cfg))
-        self._spawn("kwok", self._kwok_argv(cfg))
-        argv, env = self._runner_argv(cfg)
-        self._spawn("pod-runner", argv, env)
         kube = self.kube()
-        self._create_node(kube)
+        if backend == "node":
+            self._start_real_node(cfg, left)
+        else:
+            self._spawn("kwok", self._kwok_argv(cfg))
+            argv, env = self._runner_argv(cfg)
+            self._spawn("pod-runner", argv, env)
+            self._create_node(kube)
+        node_name = cfg["node"]
 
         def node_ready() -> bool:
-            node = kube.get(f"/api/v1/nodes/{NODE_NAME}")
+            node = kube.get(f"/api/v1/nodes/{node_name}", ok_404=True) or {}
             conds = node.get("status", {}).get("conditions") or []
             return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
 
         def check_all() -> None:
-            for c in COMPONENTS:
+            for c in self.component_names():
                 self._check_alive(c)()
 
-        wait_for(node_ready, left(), f"node {NODE_NAME} Ready", interval=0.2, check=check_all)
+        wait_for(node_ready, left(), f"node {node_name} Ready", interval=0.2, check=check_all)
         wait_for(
             lambda: kube.get(
                 "/api/v1/namespaces/default/serviceaccounts/default", ok_404=True
@@ -738,10 +847,52 @@ class LocalCluster:
             check=check_all,
         )
         self._log(
-            f"local cluster up in {time.monotonic() - t0:.1f}s: {cfg['server']}, pod IPs "
-            f"from {cfg['pod_network']} (export KUBECONFIG={self.kubeconfig})"
+            f"local cluster up in {time.monotonic() - t0:.1f}s ({backend} backend): {cfg['server']}, "
+            f"pod IPs from {cfg['pod_network']} (export KUBECONFIG={self.kubeconfig})"
         )
         return True
+
+    def _start_real_node(self, cfg: dict, left: Callable[[], float]) -> None:
+        """containerd (with our images imported), then kubelet and kube-proxy."""
+        lay = self.layout
+        state = self.state_dir
+        (self.base / "containerd").mkdir(exist_ok=True)
+        (state / "cni" / "net.d").mkdir(parents=True, exist_ok=True)
+        realnode.write_yaml_as_json(state / "cni" / "net.d" / "10-bitcoin-controller.conflist",
+                                    realnode.cni_config(lay, state))
+        (state / "containerd.toml").write_text(
+            realnode.containerd_config(self.base, state, realnode.PAUSE_IMAGE)
+        )
+        self._spawn("containerd", ["containerd", f"--config={state / 'containerd.toml'}"])
+        sock = Path(self.containerd_address)
+        wait_for(sock.exists, left(), "containerd's socket", check=self._check_alive("containerd"))
+        self.import_images()
+        realnode.create_node_cgroups(lay)
+        for name, token in (("kubelet", cfg["node_token"]), ("kube-proxy", cfg["proxy_token"])):
+            self._write_kubeconfig(state / f"{name}.kubeconfig", dict(cfg, token=token), ca_data=False,
+                                   user=name)
+        realnode.write_yaml_as_json(state / "kubelet.yaml", realnode.kubelet_config(lay, cfg, self.base, state))
+        realnode.write_yaml_as_json(state / "kube-proxy.yaml", realnode.kube_proxy_config(lay, cfg, state))
+        self._spawn("kubelet", [
+            self._bin("kubelet"),
+            f"--config={state / 'kubelet.yaml'}",
+            f"--kubeconfig={state / 'kubelet.kubeconfig'}",
+            f"--root-dir={state / 'kubelet'}",
+            f"--cert-dir={state / 'kubelet' / 'pki'}",
+            f"--hostname-override={lay['node']}",
+            f"--node-ip={lay['bridge_ip']}",
+            "--v=1",
+        ])
+        self._spawn("kube-proxy", [self._bin("kube-proxy"), f"--config={state / 'kube-proxy.yaml'}", "--v=1"])
+
+    def import_images(self) -> None:
+        """Build (cached by content) and import the local images into the node's containerd."""
+        argv = [str(self.root / "scripts" / "build-images"), "--import", "--address", self.containerd_address]
+        t0 = time.monotonic()
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        if proc.returncode:
+            raise ClusterError(f"building/importing the local images failed:\n{proc.stdout}{proc.stderr}")
+        self._log(f"  images imported into containerd ({time.monotonic() - t0:.1f}s)")
 
     def _start_apiserver(self, cfg: dict, timeout: float) -> None:
         self._spawn("kube-apiserver", self._apiserver_argv(cfg))
@@ -781,12 +932,20 @@ class LocalCluster:
         self._pidfile(name).unlink(missing_ok=True)
 
     def down(self, quiet: bool = False) -> None:
-        """Stop every process this cluster started and remove its state (logs are kept)."""
+        """Stop every process this cluster started and remove its state (logs are kept).
+
+        A real node also gets its pods' processes, mounts and every host change undone."""
+        try:
+            cfg = self.config
+        except ClusterError:
+            cfg = {}
+        journal = self.base / "host-journal.json"
+        backend = cfg.get("backend") or ("node" if journal.exists() else "kwok")
         stopped = []
-        for name in reversed(COMPONENTS):
+        for name in reversed(CONTROL_PLANE + BACKEND_COMPONENTS[backend]):
             if self.component_running(name):
                 stopped.append(name)
-            grace = {"pod-runner": 40, "kube-apiserver": 1.5}.get(name, 10)
+            grace = {"pod-runner": 40, "kube-apiserver": 1.5, "kubelet": 5}.get(name, 10)
             self.stop_component(name, grace=grace)
         # children of the pod runner that survived it (e.g. the runner was SIGKILLed)
         pods_run = self.run_dir / "pods"
@@ -796,8 +955,10 @@ class LocalCluster:
                     terminate_recorded(json.loads(p.read_text()), 5)
                 except (OSError, ValueError):
                     pass
+        if backend == "node" and "pod_net" in cfg:
+            realnode.teardown(self.base, realnode.layout(cfg["pod_net"]), self._log)
         self._release_pod_network()
-        for d in (self.state_dir, self.run_dir, self.pods_dir):
+        for d in (self.state_dir, self.run_dir, self.pods_dir, self.base / "containerd"):
             shutil.rmtree(d, ignore_errors=True)
         self.kubeconfig_path.unlink(missing_ok=True)
         if not quiet:
@@ -811,6 +972,8 @@ class LocalCluster:
         out: dict[str, Any] = {"components": comps, "running": all(comps.values())}
         try:
             cfg = self.config
+            out["backend"] = cfg.get("backend", "kwok")
+            out["node"] = cfg.get("node")
             out["server"] = cfg["server"]
             out["etcd"] = cfg["etcd_url"]
             out["kubeconfig"] = self.kubeconfig
@@ -853,7 +1016,9 @@ class LocalCluster:
         if self.component_running("kube-apiserver"):
             raise ClusterError("kube-apiserver is already running")
         wait_for(
-            lambda: _port_free(cfg["ports"]["apiserver"]), 30, "the apiserver port to be free"
+            lambda: _port_free(cfg["ports"]["apiserver"], cfg.get("apiserver_host", "127.0.0.1")),
+            30,
+            "the apiserver port to be free",
         )
         self._start_apiserver(cfg, timeout)
         if reconnect_control_plane:
@@ -909,11 +1074,22 @@ class LocalCluster:
         return rev
 
 
-def _port_free(port: int) -> bool:
+def _real_node_holder(base: Path) -> str | None:
+    """The base of the cluster that holds this machine's real node, if not ``base``."""
+    try:
+        owner = json.loads(realnode.NODE_CLAIM.read_text())
+    except (OSError, ValueError):
+        return None
+    if owner.get("base") == str(base) or realnode._claim_stale(owner):
+        return None
+    return owner.get("base")
+
+
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        s.bind(("127.0.0.1", port))
+        s.bind((host, port))
         return True
     except OSError:
         return False
