@@ -48,7 +48,7 @@ WATCHED_SYSCTLS = [
     "net/netfilter/nf_conntrack_tcp_timeout_close_wait",
 ]
 
-IPTABLES_TABLES = ["filter", "nat", "mangle", "raw"]
+IPTABLES_NFT_TABLES = {"filter", "nat", "mangle", "raw", "security"}
 
 
 def _run(argv: list[str], check: bool = False) -> subprocess.CompletedProcess:
@@ -206,7 +206,9 @@ class HostJournal:
         for family in ("ip", "ip6"):
             restore_iptables(family, before["iptables" if family == "ip" else "ip6tables"])
         for table in nft_tables():
-            if table not in before["nft_tables"] and table.split()[-1].startswith("kube"):
+            # iptables-nft's tables that our iptables calls created, and kube-proxy's own
+            name = table.split()[-1]
+            if table not in before["nft_tables"] and (name in IPTABLES_NFT_TABLES or name.startswith("kube")):
                 _run(["nft", "delete", "table", *table.split()])
                 done.append(f"nft table {table}")
         if bridge in links() and bridge not in before["links"]:
