@@ -47,7 +47,8 @@ NETWORK = "net"
 STS = f"{NETWORK}-sts"
 SVC = f"{NETWORK}-svc"
 TLS_SECRET = f"{NETWORK}-rpc-tls"
-#: A pod runner maps any image whose repository ends in "btcd" to the btcd binary.
+#: A pod runner maps any image whose repository ends in "btcd" to the btcd binary; on the
+#: real node the local btcd image gets this name too (fixture ``other_btcd_image``).
 OTHER_BTCD_IMAGE = "ghcr.io/bitcoin-controller/btcd:v0.24.2-test"
 CONVERGE = 120.0  # generous: the machine is shared with builds; a healthy run takes a few seconds
 RPC_WAIT = 60.0
@@ -80,6 +81,15 @@ def _wait_no_other_namespace_terminating(client: Clientset, mine: str, *, daemon
         return True
 
     wait_for(quiet, CONVERGE, 0.25, "earlier test namespaces to be deleted")
+
+
+@pytest.fixture(scope="module")
+def other_btcd_image(cluster) -> str:
+    if cluster.local is not None and cluster.local.backend == "node":
+        from localcluster.node import LOCAL_IMAGES
+
+        cluster.local.tag_image(LOCAL_IMAGES["btcd"], OTHER_BTCD_IMAGE)
+    return OTHER_BTCD_IMAGE
 
 
 @pytest.fixture
@@ -354,7 +364,9 @@ def test_scale_up_syncs_and_scale_down_unlinks_integration(admin_client, ctl, na
 
 
 @pytest.mark.timeout(300)
-def test_image_and_resources_change_updates_only_the_template_integration(admin_client, ctl, namespace):
+def test_image_and_resources_change_updates_only_the_template_integration(
+    admin_client, ctl, namespace, other_btcd_image
+):
     _start_network(admin_client, namespace, 3)
     core, apps = admin_client.core_v1(), admin_client.apps_v1()
     svc_rv = metav1.get_resource_version(core.services(namespace).get(SVC))

@@ -885,6 +885,16 @@ class LocalCluster:
         ])
         self._spawn("kube-proxy", [self._bin("kube-proxy"), f"--config={state / 'kube-proxy.yaml'}", "--v=1"])
 
+    def tag_image(self, source: str, target: str) -> None:
+        """Give an image in the real node's containerd another name (``ctr images tag``),
+        e.g. a registry name that this machine cannot pull, so pods naming it run."""
+        proc = subprocess.run(
+            ["ctr", "--address", self.containerd_address, "-n", "k8s.io", "images", "tag", "--force", source, target],
+            capture_output=True, text=True,
+        )
+        if proc.returncode:
+            raise ClusterError(f"ctr images tag {source} {target}: {proc.stderr.strip()}")
+
     def import_images(self) -> None:
         """Build (cached by content) and import the local images into the node's containerd."""
         argv = [str(self.root / "scripts" / "build-images"), "--import", "--address", self.containerd_address]
