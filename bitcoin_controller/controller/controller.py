@@ -369,7 +369,10 @@ class _Sync:
 
     def run(self) -> float | None:
         spec = api.BitcoinNetworkSpec.from_dict(self.network.get("spec") or {})
-        problems = api.validate(spec)
+        # The name is checked too: a 63-character name (a fake clientset, or a
+        # CRD installed without its schema rules) would give children longer
+        # than the 63 characters a label or a Service name may have.
+        problems = api.validate_name(self.name) + api.validate(spec)
         if problems:
             message = "; ".join(problems)
             self.event(ev.WARNING, ev.INVALID_SPEC, message)
