@@ -602,7 +602,7 @@ class _RecordingTransport:
         self.results = results
         self.calls: list[tuple[str, list]] = []
 
-    def request(self, method, url, body, headers, timeout, tls=None):
+    def request(self, method, url, body, headers, timeout, tls=None, **limits):
         request = json.loads(body)
         self.calls.append((request["method"], request["params"]))
         result = self.results.get(request["method"])
