@@ -505,7 +505,7 @@ class _Node:
         if self.fail is not None:
             raise self.fail
         return BlockchainInfo(chain="regtest", blocks=self.blocks, headers=self.blocks,
-                              best_block_hash=f"hash-{self.blocks}")
+                              best_block_hash=f"{self.blocks:064x}")  # status takes 64 hex digits only
 
     def get_peer_info(self):
         return []
