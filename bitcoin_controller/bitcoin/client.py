@@ -73,6 +73,8 @@ from .results import (
     BlockchainInfo,
     NetworkInfo,
     PeerInfo,
+    check_block_hash,
+    check_height,
     parse_added_nodes,
     parse_blockchain_info,
     parse_btcd_info,
@@ -391,14 +393,14 @@ class BitcoinClient:
             raise RPCProtocolError(
                 f"getblockcount: expected an integer, got {type(result).__name__}"
             )
-        return result
+        return check_height(result, "getblockcount")
 
     def get_block_hash(self, height: int, config: Config | None = None) -> str:
         """Hash of the best chain's block at ``height`` (``getblockhash``)."""
         result = self.raw_request("getblockhash", [height], config)
         if not isinstance(result, str):
             raise RPCProtocolError(f"getblockhash: expected a string, got {type(result).__name__}")
-        return result
+        return check_block_hash(result, "getblockhash")
 
     def get_raw_block(self, block_hash: str, config: Config | None = None) -> str:
         """The serialised block, hex-encoded (``getblock <hash> 0`` on both dialects)."""
