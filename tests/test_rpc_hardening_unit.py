@@ -41,7 +41,6 @@ from bitcoin_controller.bitcoin.results import parse_blockchain_info
 from bitcoin_controller.cmd.network import render_status
 from bitcoin_controller.cmd.options import parse_options
 from bitcoin_controller.controller import SyncError
-from bitcoin_controller.controller import resources as res
 from bitcoin_controller.controller.controller import STUCK_SYNC_SECONDS
 from bitcoin_controller.controller.mesh import DEFAULT_MESH_TIMEOUT, MeshMemory, reconcile_mesh
 from bitcoin_controller.controller.rpc import BitcoinRPCConnector, NodeSession
@@ -403,10 +402,10 @@ def test_hostile_node_cannot_leak_credentials_in_exceptions_or_logs_unit(echo_se
         if isinstance(error, RPCError):
             texts.append(error.rpc_message)
     texts.append(caplog.text)
-    assert "node said" in caplog.text  # the debug log still says something about the reply
     for text in texts:
         for secret in forbidden_texts(password):
             assert secret not in text, f"{secret!r} leaked into {text[:300]!r}"
+    assert "node said" in caplog.text  # the debug log still says something about the reply
 
 
 class PortConnector(BitcoinRPCConnector):
@@ -617,17 +616,15 @@ def test_deeply_nested_reply_is_a_protocol_error_and_counted_unit(echo_server, m
 
 
 def test_bad_status_line_text_is_not_quoted_unit(raw_server, metrics):
-    password = "status-line-secret"
+    password = "status-line-secret-0123456789"
 
     def bad(server: RawServer, conn: socket.socket) -> None:
-        server.send(conn, f"HTTP/1.1 200 {password} \x00\r\n".encode() + b"garbage\r\n\r\n")
+        # Not a status line: http.client's BadStatusLine (and the int() error
+        # behind it) quote it.  The node cut the password itself.
+        server.send(conn, f"HTTP/1.1 {password[:20]}\r\n\r\n".encode())
 
     server = raw_server(bad)
     with pytest.raises(BitcoinRPCError) as info:
         client_for(server.port, metrics, password=password).get_block_count()
-    assert password not in str(info.value)
-
-
-def test_service_names_stay_short_unit():
-    # Sanity for the IPv6 and name tests above: children of the longest name fit.
-    assert len(res.pod_name("n" * 48, 31)) <= 63
+    assert "BadStatusLine" in str(info.value)
+    assert password[:20] not in str(info.value) and password[:20] not in repr(info.value)

@@ -387,6 +387,8 @@ def _reason(exc: BaseException) -> str:
     # error is named alone, never the wrappers.
     inner: BaseException = exc
     for _ in range(4):
+        if isinstance(inner, http.client.HTTPException):
+            break  # its context (e.g. int() failing on the status code) quotes the server too
         nested = getattr(inner, "reason", None) or inner.__context__
         if not isinstance(nested, BaseException) or nested is inner:
             break
