@@ -203,8 +203,15 @@ def test_announced_oversize_reply_fails_before_reading_unit(raw_server, metrics)
 
 
 def test_reply_under_the_cap_still_works_unit(echo_server, metrics):
+    client = client_for(echo_server.port, metrics, max_reply_bytes=1024)
     echo_server.respond = lambda req: (200, reply(7, req["id"]))
-    assert client_for(echo_server.port, metrics, max_reply_bytes=1024).get_block_count() == 7
+    assert client.get_block_count() == 7
+    echo_server.respond = lambda req: (200, reply("x" * 2000, req["id"]))
+    with pytest.raises(RPCReplyTooLargeError):
+        client.get_block_count()
+    # The connection with the unread rest was dropped, not handed to the next call.
+    echo_server.respond = lambda req: (200, reply(8, req["id"]))
+    assert client.get_block_count() == 8
 
 
 def test_limits_are_controller_flags_unit():

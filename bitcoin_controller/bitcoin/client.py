@@ -206,7 +206,7 @@ class BitcoinClient:
             "Authorization": cfg.authorization(),
         }
         start = self._clock.now()
-        error: BitcoinRPCError | None = None
+        error: BaseException | None = None
         try:
             status, reply = self.http.request(
                 "POST",
@@ -222,9 +222,12 @@ class BitcoinClient:
         except BitcoinRPCError as exc:
             error = _scrub(exc, cfg)
             raise
+        except Exception as exc:  # a bug or a transport outside the contract: still a failed call
+            error = exc
+            raise
         finally:
             elapsed = self._clock.since(start)
-            self.metrics.observe(method, elapsed, error)
+            self.metrics.observe(method, elapsed, error)  # type: ignore[arg-type]
             if error is None:
                 log.debug("bitcoin rpc %s on %s took %.3fs", method, cfg.endpoint, elapsed)
             else:
@@ -234,7 +237,7 @@ class BitcoinClient:
                     cfg.endpoint,
                     elapsed,
                     error,
-                    f" (node said: {error.node_text})" if getattr(error, "node_text", "") else "",
+                    _node_said(error),
                 )
 
     def _config(self, config: Config | None) -> Config:
@@ -466,6 +469,12 @@ def _error_fields(error: Any, where: str) -> tuple[int, str]:
         raise RPCProtocolError(f"{where}: error object without an integer code")
     message = error.get("message")
     return code, message if isinstance(message, str) else ""
+
+
+def _node_said(error: BaseException) -> str:
+    # Already redacted by _scrub: the node's words, for debug logs only.
+    said = getattr(error, "node_text", "") or getattr(error, "rpc_message", "")
+    return f" (node said: {said})" if said else ""
 
 
 def _with_node_text(exc: BitcoinRPCError, body: bytes) -> BitcoinRPCError:

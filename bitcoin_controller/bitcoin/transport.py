@@ -141,6 +141,7 @@ class _CallGuard:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
+        self._done = False
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._handle = _WATCHDOG.schedule(time.monotonic() + seconds, self._expire)
@@ -156,12 +157,16 @@ class _CallGuard:
 
     def _expire(self) -> None:
         with self._lock:
+            if self._done:
+                return  # finished in time; its connection may be back in the pool
             self.expired = True
             sockets = list(self._sockets)
         for sock in sockets:
             _shutdown(sock)
 
     def done(self) -> None:
+        with self._lock:
+            self._done = True
         _WATCHDOG.cancel(self._handle)
 
 
@@ -294,7 +299,10 @@ class Urllib3Transport:
     ) -> tuple[int, bytes]:
         if url.startswith("https:") and tls is None:
             raise ValueError("https URL without TLS material: refusing to trust system CAs")
-        pool = self.pool_for(tls)
+        try:
+            pool = self.pool_for(tls)
+        except (ssl.SSLError, ValueError) as exc:
+            raise RPCTLSError(f"cannot use the pinned certificate for {_where(url)}: {type(exc).__name__}") from None
         connect, read = timeout
         guard = _CallGuard(total_timeout) if total_timeout is not None else None
         _current.guard = guard
