@@ -185,7 +185,11 @@ NAMES = st.from_regex(r"[a-z]([-a-z0-9]*[a-z0-9])?\Z", fullmatch=True).filter(la
 
 
 # SPEC_EXAMPLES=2000 explores further (about 20 s); 150 keeps the unit suite quick.
-@settings(max_examples=int(os.environ.get("SPEC_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("SPEC_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(name=NAMES, spec=SPECS)
 @example(name="net", spec={"nodes": 1, "resources": {"limits": {"cpu": "1e1000000"}}})
 @example(name="net", spec={"nodes": 1, "resources": {"requests": {"hugepages-2Mi": "1"}}})
