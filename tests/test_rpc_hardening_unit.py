@@ -214,6 +214,14 @@ def test_reply_under_the_cap_still_works_unit(echo_server, metrics):
     assert client.get_block_count() == 8
 
 
+def test_reply_with_too_many_json_values_is_refused_unit(echo_server, metrics):
+    # 600 KB that would decode into 200,000 lists: refused before decoding.
+    echo_server.respond = lambda req: (200, b'{"result": [' + b"[]," * 200_000 + b'[]], "error": null, "id": 1}')
+    with pytest.raises(RPCReplyTooLargeError, match="JSON values"):
+        client_for(echo_server.port, metrics).get_block_count()
+    assert errors_counted(metrics, "too_large") == 1
+
+
 def test_limits_are_controller_flags_unit():
     opts = parse_options([], {})
     assert opts.rpc_max_reply_bytes == 4 * 1024 * 1024

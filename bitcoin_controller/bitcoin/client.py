@@ -65,6 +65,7 @@ from .errors import (
     BitcoinRPCError,
     RPCError,
     RPCProtocolError,
+    RPCReplyTooLargeError,
     RPCWarmingUpError,
 )
 from .metrics import DEFAULT_METRICS, RPCMetrics
@@ -116,6 +117,11 @@ WITHHELD = "<withheld: the node's text resembled the credentials>"
 # A node's reply text that is one of these constants carries no information
 # and is kept as is (btcd's outcomes are told apart by these texts).
 _KNOWN_TEXTS = BTCD_ALREADY_ADDED_MESSAGES | BTCD_NOT_ADDED_MESSAGES
+#: Most JSON values (bounded by counting separators) a reply may hold.  The
+#: size cap alone is not enough: decoded, "[[],[],...]" takes some twenty
+#: times its size in Python objects.  The largest honest reply we ask for, a
+#: 32-peer getpeerinfo, has a few thousand.
+MAX_JSON_VALUES = 200_000
 
 
 class Dialect(enum.StrEnum):
@@ -253,6 +259,9 @@ class BitcoinClient:
             # method outside -rpcwhitelist.  btcd: 401 with a short text.
             what = "credentials rejected" if status == 401 else "method forbidden for this user"
             raise AuthenticationError(f"{where}: HTTP {status}, {what}", status)
+        values = body.count(b",") + body.count(b":") + body.count(b"[") + body.count(b"{")
+        if values > MAX_JSON_VALUES:
+            raise RPCReplyTooLargeError(f"{where}: reply has more than {MAX_JSON_VALUES} JSON values")
         try:
             reply = json.loads(body)
         except RecursionError:
