@@ -266,6 +266,40 @@ def test_trickling_reply_hits_the_total_deadline_unit(raw_server, metrics, where
     assert errors_counted(metrics, "deadline") == 1
 
 
+@pytest.mark.timeout(30)
+def test_trickling_tls_handshake_hits_the_total_deadline_unit(metrics):
+    from bitcoin_controller.bitcoin import TLSConfig, generate_self_signed_cert
+
+    # A TLS record header announcing 16 KB, then one byte at a time.
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)  # the ClientHello
+            for byte in b"\x16\x03\x03\x40\x00" + b"\x02" * 2000:
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                stop.wait(0.02)  # the fake daemon's pace
+
+    threading.Thread(target=serve, daemon=True).start()
+    config = Config("127.0.0.1", listener.getsockname()[1], USER, "pw", TLSConfig(generate_self_signed_cert()[0]))
+    client = BitcoinClient(config, Urllib3Transport(), "btcd", 2.0, 2.0, metrics=metrics, call_timeout=0.5)
+    start = time.monotonic()
+    try:
+        with pytest.raises(RPCDeadlineExceededError):
+            client.get_block_count()
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - start < 3.0
+
+
 class _Hanging:
     """A NodeRPC whose first call hangs until released."""
 
