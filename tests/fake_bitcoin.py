@@ -3,7 +3,9 @@
 Each :class:`FakeNode` answers the calls the controller makes
 (:class:`bitcoin_controller.controller.mesh.NodeRPC`).  ``addnode add`` opens
 a simulated outbound connection at once (so ``getpeerinfo`` reflects it), the
-way btcd does for a reachable peer.  A node can be told to fail.
+way btcd does for a reachable peer.  A node can be told to fail, or to hang
+(``block``: every call waits for that event).  Addresses are ``ip:port`` with
+IPv6 in brackets, as the daemons print them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class FakeNode:
     blocks: int = 0
     best_block_hash: str = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
     fail: Exception | None = None
+    block: threading.Event | None = None
 
 
 class FakeBitcoinNetwork(RPCConnector):
@@ -56,16 +59,20 @@ class FakeBitcoinNetwork(RPCConnector):
 
     def peers_of(self, ip: str) -> list[PeerInfo]:
         """Outbound links from ``ip``'s added list plus inbound links from others."""
-        me = f"{ip}:{P2P}"
+        me = _join(ip, P2P)
         peers = []
         for address in self.nodes[ip].added:
-            target = address.rsplit(":", 1)[0]
+            target = address.rsplit(":", 1)[0].strip("[]")
             if target in self.nodes and self.nodes[target].fail is None:
                 peers.append(PeerInfo(id=len(peers), address=address, inbound=False))
         for other in self.nodes.values():
             if other.ip != ip and me in other.added and other.fail is None:
-                peers.append(PeerInfo(id=len(peers), address=f"{other.ip}:50000", inbound=True))
+                peers.append(PeerInfo(id=len(peers), address=_join(other.ip, 50000), inbound=True))
         return peers
+
+
+def _join(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 class _Session:
@@ -75,6 +82,8 @@ class _Session:
 
     def _call(self, method: str, *args) -> None:
         self.net.record(self.node.ip, method, *args)
+        if self.node.block is not None:
+            self.node.block.wait(30)
         if self.node.fail is not None:
             raise self.node.fail
 

@@ -278,7 +278,15 @@ def test_valid_specs_have_no_problems_unit():
             "nodes": 1,
             "resources": {"limits": {"cpu": 2, "memory": "1Gi"}, "requests": {"cpu": "2"}},
         },
-        {"nodes": 1, "resources": {"requests": {"hugepages-2Mi": "0", "example.com/fpga": "1"}}},
+        # Hugepages and extended resources cannot be overcommitted (request ==
+        # limit), and hugepages need a cpu or memory figure: the pod validation.
+        {
+            "nodes": 1,
+            "resources": {
+                "limits": {"memory": "1Gi", "hugepages-2Mi": "0", "example.com/fpga": "1"},
+                "requests": {"hugepages-2Mi": "0", "example.com/fpga": "1"},
+            },
+        },
         {"nodes": 1, "secret": "rpc.credentials-1"},
     ):
         assert v1.validate(v1.BitcoinNetworkSpec.from_dict(spec)) == [], spec

@@ -927,7 +927,7 @@ class RecordingTransport:
         self.status, self.body = status, body
         self.calls: list[tuple[Any, ...]] = []
 
-    def request(self, method, url, body, headers, timeout, tls=None):
+    def request(self, method, url, body, headers, timeout, tls=None, **limits):
         self.calls.append((method, url, json.loads(body), timeout, tls))
         request_id = json.loads(body)["id"]
         return self.status, self.body.replace(b'"ID"', str(request_id).encode())

@@ -505,7 +505,7 @@ class _Node:
         if self.fail is not None:
             raise self.fail
         return BlockchainInfo(chain="regtest", blocks=self.blocks, headers=self.blocks,
-                              best_block_hash=f"hash-{self.blocks}")
+                              best_block_hash=f"{self.blocks:064x}")  # status takes 64 hex digits only
 
     def get_peer_info(self):
         return []
@@ -602,7 +602,7 @@ class _RecordingTransport:
         self.results = results
         self.calls: list[tuple[str, list]] = []
 
-    def request(self, method, url, body, headers, timeout, tls=None):
+    def request(self, method, url, body, headers, timeout, tls=None, **limits):
         request = json.loads(body)
         self.calls.append((request["method"], request["params"]))
         result = self.results.get(request["method"])

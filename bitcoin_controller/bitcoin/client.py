@@ -23,17 +23,34 @@ RPC errors over HTTP          legacy 1.x: HTTP 500/404   HTTP 200 with the error
 
 Requests carry ``"jsonrpc": "1.0"`` as a *string* (Core 28 rejects a
 number with HTTP 400), an ``id`` that the reply must echo, and HTTP basic
-auth.  Every call has a connect and a read timeout: a hung node costs a
-worker at most that long, never forever.  The client holds no per-call
-state, so one instance is safe to share between worker threads.
+auth.  Every call has a connect and a read timeout and a total deadline,
+and its reply a size limit: a hung, slow or flooding node costs a worker at
+most that long and the process at most that much memory, never forever.
+The client holds no per-call state, so one instance is safe to share
+between worker threads.
+
+What a node says never reaches an exception's text.  A node runs a
+user-chosen image and may echo our request -- credentials included -- in any
+form (cut, escaped, base64-encoded at any offset).  A scrubber that replaces
+what it recognises has been beaten every one of those ways, and its ``***``
+positions reveal a short password.  So exception messages, which end up in
+status conditions and Events, are built only from fixed texts, the method,
+the ``host:port``, HTTP status, RPC code and sizes ("getblockcount on
+10.0.0.5:18443: HTTP 502 without a JSON-RPC reply (1234 bytes)").  The
+node's own words are kept in two places only: :attr:`RPCError.rpc_message`
+(needed because btcd distinguishes outcomes only by text) and a *debug* log
+line, both passed through :func:`redact` -- which withholds the whole text
+if it contains any form of any credential, and only then cuts it short.
 """
 
 from __future__ import annotations
 
+import base64
 import enum
 import itertools
 import json
 import logging
+import urllib.parse
 from typing import Any
 
 from ..utils.clock import REAL_CLOCK, Clock
@@ -48,6 +65,7 @@ from .errors import (
     BitcoinRPCError,
     RPCError,
     RPCProtocolError,
+    RPCReplyTooLargeError,
     RPCWarmingUpError,
 )
 from .metrics import DEFAULT_METRICS, RPCMetrics
@@ -56,13 +74,15 @@ from .results import (
     BlockchainInfo,
     NetworkInfo,
     PeerInfo,
+    check_block_hash,
+    check_height,
     parse_added_nodes,
     parse_blockchain_info,
     parse_btcd_info,
     parse_network_info,
     parse_peer_info,
 )
-from .transport import HTTPTransport, Urllib3Transport
+from .transport import DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_REPLY_BYTES, HTTPTransport, Urllib3Transport
 
 __all__ = [
     "BitcoinClient",
@@ -71,6 +91,10 @@ __all__ = [
     "BTCD_NOT_ADDED_MESSAGES",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_READ_TIMEOUT",
+    "DEFAULT_CALL_TIMEOUT",
+    "DEFAULT_MAX_REPLY_BYTES",
+    "WITHHELD",
+    "redact",
 ]
 
 log = logging.getLogger(__name__)
@@ -85,8 +109,19 @@ BTCD_ALREADY_ADDED_MESSAGES = frozenset(
 )
 BTCD_NOT_ADDED_MESSAGES = frozenset({"peer not found"})
 
-# Longest excerpt of an unexpected reply body quoted in an error message.
-_BODY_EXCERPT = 120
+# Longest excerpt of a node's text kept (after redaction) in rpc_message and debug logs.
+_EXCERPT = 200
+# How much of a node's text redact() examines; only a prefix of it is ever kept.
+_EXAMINED = 2000
+WITHHELD = "<withheld: the node's text resembled the credentials>"
+# A node's reply text that is one of these constants carries no information
+# and is kept as is (btcd's outcomes are told apart by these texts).
+_KNOWN_TEXTS = BTCD_ALREADY_ADDED_MESSAGES | BTCD_NOT_ADDED_MESSAGES
+#: Most JSON values (bounded by counting separators) a reply may hold.  The
+#: size cap alone is not enough: decoded, "[[],[],...]" takes some twenty
+#: times its size in Python objects.  The largest honest reply we ask for, a
+#: 32-peer getpeerinfo, has a few thousand.
+MAX_JSON_VALUES = 200_000
 
 
 class Dialect(enum.StrEnum):
@@ -116,11 +151,17 @@ class BitcoinClient:
         *,
         metrics: RPCMetrics | None = None,
         clock: Clock = REAL_CLOCK,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> None:
-        if connect_timeout <= 0 or read_timeout <= 0:
+        if connect_timeout <= 0 or read_timeout <= 0 or call_timeout <= 0:
             raise ValueError(
                 "timeouts must be positive: a call without one can block a worker forever"
             )
+        if max_reply_bytes <= 0:
+            raise ValueError("max_reply_bytes must be positive")
+        self.call_timeout = call_timeout
+        self.max_reply_bytes = max_reply_bytes
         self.config = config
         self.http: HTTPTransport = http if http is not None else Urllib3Transport()
         self.dialect = Dialect(dialect)
@@ -145,6 +186,8 @@ class BitcoinClient:
             self.read_timeout,
             metrics=self.metrics,
             clock=self._clock,
+            call_timeout=self.call_timeout,
+            max_reply_bytes=self.max_reply_bytes,
         )
 
     # ------------------------------------------------------------------ raw
@@ -169,7 +212,7 @@ class BitcoinClient:
             "Authorization": cfg.authorization(),
         }
         start = self._clock.now()
-        error: BitcoinRPCError | None = None
+        error: BaseException | None = None
         try:
             status, reply = self.http.request(
                 "POST",
@@ -178,23 +221,29 @@ class BitcoinClient:
                 headers,
                 (self.connect_timeout, self.read_timeout),
                 tls=cfg.tls,
+                total_timeout=self.call_timeout,
+                max_reply_bytes=self.max_reply_bytes,
             )
             return self._decode(method, cfg, request_id, status, reply)
         except BitcoinRPCError as exc:
             error = _scrub(exc, cfg)
             raise
+        except Exception as exc:  # a bug or a transport outside the contract: still a failed call
+            error = exc
+            raise
         finally:
             elapsed = self._clock.since(start)
-            self.metrics.observe(method, elapsed, error)
+            self.metrics.observe(method, elapsed, error)  # type: ignore[arg-type]
             if error is None:
                 log.debug("bitcoin rpc %s on %s took %.3fs", method, cfg.endpoint, elapsed)
             else:
                 log.debug(
-                    "bitcoin rpc %s on %s failed after %.3fs: %s",
+                    "bitcoin rpc %s on %s failed after %.3fs: %s%s",
                     method,
                     cfg.endpoint,
                     elapsed,
                     error,
+                    _node_said(error),
                 )
 
     def _config(self, config: Config | None) -> Config:
@@ -210,14 +259,24 @@ class BitcoinClient:
             # method outside -rpcwhitelist.  btcd: 401 with a short text.
             what = "credentials rejected" if status == 401 else "method forbidden for this user"
             raise AuthenticationError(f"{where}: HTTP {status}, {what}", status)
+        values = body.count(b",") + body.count(b":") + body.count(b"[") + body.count(b"{")
+        if values > MAX_JSON_VALUES:
+            raise RPCReplyTooLargeError(f"{where}: reply has more than {MAX_JSON_VALUES} JSON values")
         try:
             reply = json.loads(body)
+        except RecursionError:
+            # A reply nested 100,000 levels deep: the decoder gives up with
+            # RecursionError, which is no ValueError but still a bad reply.
+            raise RPCProtocolError(f"{where}: reply is nested too deeply") from None
         except (ValueError, UnicodeDecodeError):
             if status != 200:
-                raise RPCProtocolError(
-                    f"{where}: HTTP {status} without a JSON-RPC reply{_excerpt(body)}"
+                raise _with_node_text(
+                    RPCProtocolError(f"{where}: HTTP {status} without a JSON-RPC reply ({len(body)} bytes)"),
+                    body,
                 ) from None
-            raise RPCProtocolError(f"{where}: reply is not valid JSON{_excerpt(body)}") from None
+            raise _with_node_text(
+                RPCProtocolError(f"{where}: reply is not valid JSON ({len(body)} bytes)"), body
+            ) from None
         if not isinstance(reply, dict):
             raise RPCProtocolError(
                 f"{where}: reply is a JSON {type(reply).__name__}, not an object"
@@ -235,8 +294,10 @@ class BitcoinClient:
         if "result" not in reply:
             raise RPCProtocolError(f"{where}: reply has neither result nor error")
         if reply.get("id") != request_id:
+            # The id the node sent is its text: only its JSON type is named.
             raise RPCProtocolError(
-                f"{where}: reply id {reply.get('id')!r} does not match request id {request_id}"
+                f"{where}: reply id (a JSON {type(reply.get('id')).__name__}) "
+                f"does not match request id {request_id}"
             )
         return reply["result"]
 
@@ -344,14 +405,14 @@ class BitcoinClient:
             raise RPCProtocolError(
                 f"getblockcount: expected an integer, got {type(result).__name__}"
             )
-        return result
+        return check_height(result, "getblockcount")
 
     def get_block_hash(self, height: int, config: Config | None = None) -> str:
         """Hash of the best chain's block at ``height`` (``getblockhash``)."""
         result = self.raw_request("getblockhash", [height], config)
         if not isinstance(result, str):
             raise RPCProtocolError(f"getblockhash: expected a string, got {type(result).__name__}")
-        return result
+        return check_block_hash(result, "getblockhash")
 
     def get_raw_block(self, block_hash: str, config: Config | None = None) -> str:
         """The serialised block, hex-encoded (``getblock <hash> 0`` on both dialects)."""
@@ -419,33 +480,90 @@ def _error_fields(error: Any, where: str) -> tuple[int, str]:
     return code, message if isinstance(message, str) else ""
 
 
-def _excerpt(body: bytes) -> str:
-    if not body:
-        return " (empty body)"
-    text = body[:_BODY_EXCERPT].decode("utf-8", "replace")
-    text = "".join(ch if ch.isprintable() else " " for ch in text).strip()
-    more = "..." if len(body) > _BODY_EXCERPT else ""
-    return f": {text!r}{more}"
+def _node_said(error: BaseException) -> str:
+    # Already redacted by _scrub: the node's words, for debug logs only.
+    said = getattr(error, "node_text", "") or getattr(error, "rpc_message", "")
+    return f" (node said: {said})" if said else ""
+
+
+def _with_node_text(exc: BitcoinRPCError, body: bytes) -> BitcoinRPCError:
+    # Raw for now; _scrub (which knows the credentials) redacts it before
+    # anyone sees the exception.
+    exc.node_text = body[:_EXAMINED].decode("utf-8", "replace")  # type: ignore[attr-defined]
+    return exc
+
+
+def _credential_forms(secret: str) -> list[str]:
+    """The ways ``secret`` may appear in a node's text: plain, escaped, encoded."""
+    raw = secret.encode()
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret),
+        raw.hex(),
+    }
+    # Base64 at each of the three byte alignments: the characters that depend
+    # only on the secret's bytes, wherever it sits inside an encoded blob.
+    for offset in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(b"\0" * offset + raw).decode("ascii")
+            start = -(-8 * offset // 6)
+            end = (8 * (offset + len(raw))) // 6
+            if end - start >= 4:
+                forms.add(text[start:end])
+    return [f for f in forms if f]
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` cut to a short excerpt, or :data:`WITHHELD` if it may contain a secret.
+
+    All or nothing, and checked before cutting: replacing the matches would
+    show where a short password occurs, and cutting first would let the part
+    of a secret that survives the cut go unrecognised.  Any 8-character
+    window of any form of a secret counts as a match, so a secret the node
+    cut itself is caught too.
+    """
+    if text in _KNOWN_TEXTS:
+        return text
+    examined = text[:_EXAMINED].casefold()
+    for secret in secrets:
+        for form in _credential_forms(secret):
+            form = form.casefold()  # over-matching only withholds more
+            width = min(8, len(form))
+            if any(form[i : i + width] in examined for i in range(len(form) - width + 1)):
+                return WITHHELD
+    examined = text[:_EXAMINED]
+    excerpt = "".join(ch if ch.isprintable() else " " for ch in examined[:_EXCERPT]).strip()
+    return excerpt + ("..." if len(text) > _EXCERPT else "")
+
+
+def _secrets(cfg: Config) -> list[str]:
+    secrets = [s for s in (cfg.password, f"{cfg.user}:{cfg.password}") if s and s != ":"]
+    if len(cfg.user) >= 4:  # a user name alone authenticates nobody; short ones are ordinary words
+        secrets.append(cfg.user)
+    return secrets
 
 
 def _scrub(exc: BitcoinRPCError, cfg: Config) -> BitcoinRPCError:
-    """Remove anything credential-like from an error's text, in place.
+    """Make an error safe to show, in place (see the module docstring).
 
-    Our own messages never include credentials, but parts come from outside
-    (a node's error text, a body excerpt, a custom transport's message); a
-    server that echoes the request must not get the password into our logs.
+    Our own messages are built without any text from the node; a custom
+    transport's message, or a coincidence, is still checked, and withheld
+    whole if it resembles a credential.  The node's words (``rpc_message``,
+    ``node_text``) are redacted.
     """
-    secrets = [s for s in (cfg.password, cfg.authorization().split(" ", 1)[1]) if s]
-    if len(cfg.user) >= 4:  # shorter names would mangle ordinary words
-        secrets.append(cfg.user)
-
-    def clean(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    exc.message = clean(exc.message)
+    secrets = _secrets(cfg)
+    if redact(exc.message, secrets) == WITHHELD:
+        exc.message = f"{type(exc).__name__} from {cfg.endpoint} (message withheld: it resembled the credentials)"
+        if redact(exc.message, secrets) == WITHHELD:
+            exc.message = f"{type(exc).__name__} (message withheld: it resembled the credentials)"
     exc.args = (exc.message,)
     if isinstance(exc, RPCError):
-        exc.rpc_message = clean(exc.rpc_message)
+        exc.rpc_message = redact(exc.rpc_message, secrets)
+    node_text = getattr(exc, "node_text", "")
+    if node_text:
+        exc.node_text = redact(node_text, secrets)  # type: ignore[attr-defined]
     return exc

@@ -14,8 +14,11 @@ so a controller can catch one type and still tell the cases apart:
   connect/read timeout, reset.  :class:`RPCTLSError` narrows it to a failed TLS
   handshake (for instance a certificate that is not the pinned one), which will
   not heal by itself.
+  :class:`RPCDeadlineExceededError` narrows it to a call that exceeded its
+  total deadline.
 * :class:`RPCProtocolError` -- something came back that is not a JSON-RPC reply
-  (HTML error page, truncated JSON, wrong ``id``).
+  (HTML error page, truncated JSON, wrong ``id``, nesting too deep, or a reply
+  over the size limit: :class:`RPCReplyTooLargeError`).
 
 Messages name the method and the ``host:port`` but never the user name or the
 password: exceptions end up in logs, Events and status conditions.
@@ -30,7 +33,9 @@ __all__ = [
     "RPCWarmingUpError",
     "RPCConnectionError",
     "RPCTLSError",
+    "RPCDeadlineExceededError",
     "RPCProtocolError",
+    "RPCReplyTooLargeError",
     "RPC_MISC_ERROR",
     "RPC_INVALID_PARAMETER",
     "RPC_CLIENT_NODE_ALREADY_ADDED",
@@ -86,17 +91,34 @@ class AuthenticationError(BitcoinRPCError):
         self.status = status
 
 
+_CODE_NAMES = {
+    RPC_MISC_ERROR: "misc error",
+    RPC_INVALID_PARAMETER: "invalid parameter",
+    RPC_CLIENT_NODE_ALREADY_ADDED: "node already added",
+    RPC_CLIENT_NODE_NOT_ADDED: "node not added",
+    RPC_IN_WARMUP: "node warming up",
+    RPC_CLIENT_NODE_NOT_CONNECTED: "node not connected",
+    RPC_INVALID_REQUEST: "invalid request",
+    RPC_METHOD_NOT_FOUND: "method not found",
+    RPC_INVALID_PARAMS: "invalid params",
+    RPC_PARSE_ERROR: "parse error",
+}
+
+
 class RPCError(BitcoinRPCError):
     """A JSON-RPC error object returned by the node: ``code`` and ``message``.
 
-    The node's own message is kept verbatim in :attr:`rpc_message` because
-    btcd distinguishes some outcomes only by text (its ``addnode`` reports
-    every failure as -8).
+    The node's own message is kept in :attr:`rpc_message` (redacted by the
+    client, see :func:`~.client.redact`) because btcd distinguishes some
+    outcomes only by text (its ``addnode`` reports every failure as -8).  It
+    is *not* part of ``str()``: that text reaches status conditions and
+    Events, and a node's words may carry the credentials it was sent.
     """
 
     def __init__(self, code: int, message: str, *, method: str = "", endpoint: str = "") -> None:
         where = f"{method} on {endpoint}: " if method or endpoint else ""
-        super().__init__(f"{where}RPC error {code}: {message}")
+        name = _CODE_NAMES.get(code)
+        super().__init__(f"{where}RPC error {code}" + (f" ({name})" if name else ""))
         self.code = code
         self.rpc_message = message
         self.method = method
@@ -128,3 +150,19 @@ class RPCTLSError(RPCConnectionError):
 class RPCProtocolError(BitcoinRPCError):
     """The reply is not a usable JSON-RPC response (bad JSON, wrong shape,
     mismatched ``id``, or a non-200 status without a JSON error body)."""
+
+
+class RPCDeadlineExceededError(RPCConnectionError):
+    """The whole call took longer than its total deadline.
+
+    Unlike a read timeout, which any byte resets, this bounds a node that
+    answers slowly on purpose (a reply trickling one byte a second).
+    """
+
+
+class RPCReplyTooLargeError(RPCProtocolError):
+    """The reply body exceeded the client's size limit; it was not read further.
+
+    The limit protects the controller, which every network shares, from one
+    node's oversized answer.
+    """

@@ -7,7 +7,9 @@ or a typo cannot create unbounded time series:
   call, successful or not;
 * ``bitcoin_rpc_errors_total{method,code}`` -- failed calls, where ``code`` is
   a known JSON-RPC code (``"-28"``), ``"rpc_other"`` for any other code, or a
-  transport class: ``"auth"``, ``"connection"``, ``"tls"``, ``"protocol"``.
+  transport class: ``"auth"``, ``"connection"``, ``"tls"``, ``"deadline"``
+  (the call's total deadline passed), ``"protocol"``, ``"too_large"`` (the
+  reply exceeded the size limit).
 
 ``method`` is one of :data:`KNOWN_METHODS` or ``"other"``.  Replies that the
 typed calls treat as success ("already added", "not added") are still counted
@@ -38,8 +40,10 @@ from .errors import (
     AuthenticationError,
     BitcoinRPCError,
     RPCConnectionError,
+    RPCDeadlineExceededError,
     RPCError,
     RPCProtocolError,
+    RPCReplyTooLargeError,
     RPCTLSError,
 )
 
@@ -100,6 +104,10 @@ def code_label(error: BitcoinRPCError) -> str:
         return "auth"
     if isinstance(error, RPCTLSError):
         return "tls"
+    if isinstance(error, RPCDeadlineExceededError):
+        return "deadline"
+    if isinstance(error, RPCReplyTooLargeError):
+        return "too_large"
     if isinstance(error, RPCConnectionError):
         return "connection"
     if isinstance(error, RPCProtocolError):

@@ -12,6 +12,7 @@ controller.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -28,6 +29,8 @@ __all__ = [
     "parse_blockchain_info",
     "parse_network_info",
     "parse_btcd_info",
+    "check_height",
+    "check_block_hash",
 ]
 
 T = TypeVar("T")
@@ -176,13 +179,19 @@ def parse_peer_info(result: Any) -> list[PeerInfo]:
 
 
 def parse_blockchain_info(result: Any) -> BlockchainInfo:
-    """Normalise ``getblockchaininfo`` (``warnings`` string or list)."""
+    """Normalise ``getblockchaininfo`` (``warnings`` string or list).
+
+    Heights must be int64 and not negative and the hash 64 hex digits: these
+    values go into the network's status, whose schema says so.
+    """
     info = _expect(result, dict, "getblockchaininfo")
     return BlockchainInfo(
         chain=_field(info, "chain", str, "getblockchaininfo"),
-        blocks=_field(info, "blocks", int, "getblockchaininfo"),
-        headers=_optional(info, "headers", int) or 0,
-        best_block_hash=_field(info, "bestblockhash", str, "getblockchaininfo"),
+        blocks=check_height(_field(info, "blocks", int, "getblockchaininfo"), "getblockchaininfo: blocks"),
+        headers=check_height(_optional(info, "headers", int) or 0, "getblockchaininfo: headers"),
+        best_block_hash=check_block_hash(
+            _field(info, "bestblockhash", str, "getblockchaininfo"), "getblockchaininfo: bestblockhash"
+        ),
         initial_block_download=_optional(info, "initialblockdownload", bool),
         verification_progress=_optional_number(info, "verificationprogress"),
         warnings=_warnings(info.get("warnings")),
@@ -218,6 +227,24 @@ def parse_btcd_info(result: Any) -> NetworkInfo:
         warnings=_warnings(info.get("errors")),
         raw=info,
     )
+
+
+INT64_MAX = 2**63 - 1
+_HASH = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
+
+
+def check_height(value: int, what: str) -> int:
+    """``value`` if it can be a block height (0 to 2^63-1), else :class:`RPCProtocolError`."""
+    if not 0 <= value <= INT64_MAX:
+        raise RPCProtocolError(f"{what}: not a block height (0 to 2^63-1)")
+    return value
+
+
+def check_block_hash(value: str, what: str) -> str:
+    """``value`` in lowercase if it is 64 hex digits, else :class:`RPCProtocolError`."""
+    if not _HASH.fullmatch(value):
+        raise RPCProtocolError(f"{what}: not a block hash (64 hex digits)")
+    return value.lower()
 
 
 def _warnings(value: Any) -> tuple[str, ...]:

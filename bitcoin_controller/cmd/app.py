@@ -108,8 +108,9 @@ class Process:
             self.factory.core().v1().services(),
             self.pod_factory.core().v1().pods(),
             self.recorder,
-            BitcoinRPCConnector(),
+            BitcoinRPCConnector(call_timeout=opts.rpc_call_timeout, max_reply_bytes=opts.rpc_max_reply_bytes),
             default_images={"bitcoind": opts.default_image_bitcoind, "btcd": opts.default_image_btcd},
+            mesh_timeout=opts.mesh_timeout,
         )
         self.elector: LeaderElector | None = None
         if opts.leader_elect:

@@ -28,7 +28,7 @@ from typing import Any, TextIO
 from ..apimachinery import errors
 from ..bitcoin.client import BitcoinClient, Dialect
 from ..bitcoin.config import Config, TLSConfig
-from ..bitcoin.errors import AuthenticationError, BitcoinRPCError
+from ..bitcoin.errors import AuthenticationError, BitcoinRPCError, RPCError
 from ..clientgo.kubernetes import Clientset
 from ..clientgo.tools import clientcmd
 from ..controller.credentials import CredentialsError, read_credentials
@@ -134,11 +134,14 @@ def render_status(network: dict[str, Any]) -> str:
         f"{spec.get('nodes')} node(s), {spec.get('implementation', 'bitcoind')}, "
         f"{status.get('readyNodes', 0)} ready, best height {status.get('bestHeight', 0)}",
         "",
-        f"{'ORDINAL':<8}{'READY':<7}{'IP':<17}{'PEERS':<7}{'HEIGHT':<8}POD",
     ]
-    for node in status.get("nodes") or []:
+    nodes = status.get("nodes") or []
+    # IPv6 pod addresses are up to 39 characters: the column fits the longest.
+    width = max([17, *(len(str(n.get("ip") or "")) + 2 for n in nodes)])
+    lines.append(f"{'ORDINAL':<8}{'READY':<7}{'IP':<{width}}{'PEERS':<7}{'HEIGHT':<8}POD")
+    for node in nodes:
         lines.append(
-            f"{node.get('ordinal', ''):<8}{'yes' if node.get('ready') else 'no':<7}{node.get('ip') or '-':<17}"
+            f"{node.get('ordinal', ''):<8}{'yes' if node.get('ready') else 'no':<7}{node.get('ip') or '-':<{width}}"
             f"{node.get('peers', '-'):<7}{node.get('blocks', '-'):<8}{node.get('nodeName', '')}"
         )
     lines.append("")
@@ -195,6 +198,11 @@ def main(argv: Sequence[str], out: TextIO = sys.stdout) -> int:
         return 1
     except AuthenticationError as err:
         print(f"error: the node rejected the credentials from the network's Secret: {err}", file=sys.stderr)
+        return 1
+    except RPCError as err:
+        # The node's own words (redacted) for the operator, who asked for them;
+        # they are kept out of the exception text, which status and Events show.
+        print(f"error: {err}: {err.rpc_message}", file=sys.stderr)
         return 1
     except BitcoinRPCError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -45,6 +45,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _positive_duration(value: str) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"duration must be positive: {value!r}")
+    return seconds
+
+
 def _bool(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -73,6 +80,9 @@ class Options:
     default_image_bitcoind: str
     default_image_btcd: str
     impersonate: str | None
+    rpc_call_timeout: float
+    rpc_max_reply_bytes: int
+    mesh_timeout: float
 
 
 # (flag, default, type, help). Defaults are written as a user would type them
@@ -103,6 +113,14 @@ _FLAGS: list[tuple[str, object, object, str]] = [
     ("--impersonate", None, str,
      "act as this user, e.g. system:serviceaccount:bitcoin-controller:bitcoin-controller "
      "(needs impersonate rights; default: the kubeconfig's own identity)"),
+    # A node runs a user-chosen image, so it may be slow or hostile on purpose;
+    # these bound what one node can cost the controller every network shares.
+    ("--rpc-call-timeout", "15s", _positive_duration,
+     "total time one JSON-RPC call to a node may take (connect, send, reply), however slowly it trickles"),
+    ("--rpc-max-reply-bytes", "4194304", _positive_int,
+     "largest JSON-RPC reply accepted from a node, in bytes; a larger one fails that node's call"),
+    ("--mesh-timeout", "30s", _positive_duration,
+     "total time the RPC step of one network's sync may take; nodes still busy then count as failed"),
 ]
 
 
@@ -170,6 +188,9 @@ def parse_options(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
     args = parser.parse_args(argv)
     if isinstance(args.resync_period, str):
         args.resync_period = parse_duration(args.resync_period)
+    for name in ("rpc_call_timeout", "mesh_timeout"):
+        if isinstance(getattr(args, name), str):
+            setattr(args, name, _positive_duration(getattr(args, name)))
     # The leader-election timings must leave the leader time to stop before
     # anyone else may take over (client-go's LeaderElectionConfig rules).
     lease, renew, retry = (

@@ -34,16 +34,20 @@ from . import events as ev
 from . import metrics, resources
 from .credentials import Credentials, CredentialsError, read_credentials
 from .implementations import P2P_PORT, Implementation, get_implementation
-from .mesh import MeshMemory, NodeRPC, reconcile_mesh
+from .mesh import DEFAULT_MESH_TIMEOUT, MeshDeadlineExceeded, MeshMemory, NodeRPC, reconcile_mesh
 from .status import (
     CONNECTED,
+    MAX_EVENT_MESSAGE,
     READY,
     SYNCED,
     ConditionSet,
+    InvalidNodeReport,
     NodeObservation,
     is_connected,
     node_entries,
     peer_graph,
+    pod_ips,
+    truncate_message,
 )
 
 __all__ = ["Controller", "RPCConnector", "SyncError", "CONTROLLER_NAME", "POLL_INTERVAL"]
@@ -94,12 +98,15 @@ class Controller:
         rate_limiter: workqueue.RateLimiter | None = None,
         rpc_pool_size: int = 16,
         clock: Clock = REAL_CLOCK,
+        mesh_timeout: float = DEFAULT_MESH_TIMEOUT,
     ) -> None:
         self.clientset = clientset
         self.recorder = recorder
         self.rpc_connector = rpc_connector
         self.default_images = dict(default_images or {})
         self.clock = clock
+        #: Seconds the mesh step of one sync may take (far below STUCK_SYNC_SECONDS).
+        self.mesh_timeout = mesh_timeout
 
         self.networks_lister = network_informer.lister()
         self.statefulsets_lister = statefulset_informer.lister()
@@ -365,11 +372,14 @@ class _Sync:
         # Objects from a LIST carry no kind; the recorder needs it for the
         # event's involvedObject (Go's recorder asks the scheme instead).
         involved = {**self.network, "apiVersion": api.API_VERSION, "kind": api.KIND}
-        self.c.recorder.event(involved, type_, reason, message)
+        self.c.recorder.event(involved, type_, reason, truncate_message(message, MAX_EVENT_MESSAGE))
 
     def run(self) -> float | None:
         spec = api.BitcoinNetworkSpec.from_dict(self.network.get("spec") or {})
-        problems = api.validate(spec)
+        # The name is checked too: a 63-character name (a fake clientset, or a
+        # CRD installed without its schema rules) would give children longer
+        # than the 63 characters a label or a Service name may have.
+        problems = api.validate_name(self.name) + api.validate(spec)
         if problems:
             message = "; ".join(problems)
             self.event(ev.WARNING, ev.INVALID_SPEC, message)
@@ -400,6 +410,7 @@ class _Sync:
             self.c.mesh_memory,
             describe_error=_describe_rpc_error,
             now=self.c.clock.now(),
+            timeout=self.c.mesh_timeout,
         )
         if result.sync_restarted or result.blocks_relayed:
             self.log.info(
@@ -579,12 +590,14 @@ class _Sync:
             ready = any(
                 c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
             )
+            ip, ips = pod_ips(status)  # canonical; anything that is no IP address is not used
             node = NodeObservation(
                 ordinal=ordinal,
                 pod_name=metav1.get_name(pod),
-                ip=status.get("podIP") or "",
+                ip=ip,
+                ips=ips,
                 node_name=(pod.get("spec") or {}).get("nodeName") or "",
-                pod_ready=ready and bool(status.get("podIP")),
+                pod_ready=ready and bool(ip),
                 dns_name=f"{metav1.get_name(pod)}.{service}.{self.namespace}.svc.cluster.local",
             )
             restarts = sum(int(cs.get("restartCount") or 0) for cs in status.get("containerStatuses") or [])
@@ -686,6 +699,16 @@ def _peer_message(verb: str, nodes: list[NodeObservation], attr: str) -> str:
 
 
 def _describe_rpc_error(err: BaseException) -> str:
-    """A short, credential-free description of an RPC failure."""
-    return f"{type(err).__name__}: {err}"
+    """A short, credential-free description of an RPC failure, for status and Events.
+
+    The RPC client's errors and the mesh's own are built from fixed texts
+    (never from what a daemon said), so they are shown.  Anything else is
+    unexpected: only its type is shown, and the details go to the log.
+    """
+    from ..bitcoin.errors import BitcoinRPCError
+
+    if isinstance(err, BitcoinRPCError | InvalidNodeReport | MeshDeadlineExceeded):
+        return truncate_message(f"{type(err).__name__}: {err}", 512)
+    log.error("unexpected error talking to a node", error_type=type(err).__name__, exc_info=err)
+    return f"{type(err).__name__} (unexpected; see the controller's log)"
 

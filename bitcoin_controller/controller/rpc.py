@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from ..bitcoin.client import BitcoinClient, Dialect
 from ..bitcoin.config import Config, TLSConfig
+from ..bitcoin.errors import RPCTLSError
 from ..bitcoin.results import BlockchainInfo, PeerInfo
+from ..bitcoin.transport import DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_REPLY_BYTES
 from .controller import RPCConnector
 from .credentials import Credentials
 from .implementations import Implementation
@@ -90,17 +92,51 @@ class NodeSession:
 
 
 class BitcoinRPCConnector(RPCConnector):
-    """Connects to nodes with the real JSON-RPC client."""
+    """Connects to nodes with the real JSON-RPC client.
 
-    def __init__(self, connect_timeout: float = 3.0, read_timeout: float = 10.0) -> None:
+    ``call_timeout`` is each call's total deadline and ``max_reply_bytes``
+    the largest reply accepted (the controller's ``--rpc-call-timeout`` and
+    ``--rpc-max-reply-bytes``).
+    """
+
+    def __init__(
+        self,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
+        *,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+    ) -> None:
         self._clients = {
-            d: BitcoinClient(dialect=d, connect_timeout=connect_timeout, read_timeout=read_timeout)
+            d: BitcoinClient(
+                dialect=d,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                call_timeout=call_timeout,
+                max_reply_bytes=max_reply_bytes,
+            )
             for d in Dialect
         }
+
+    def client(self, dialect: Dialect | str) -> BitcoinClient:
+        """The shared client of one dialect."""
+        return self._clients[Dialect(dialect)]
 
     def connect(
         self, impl: Implementation, host: str, credentials: Credentials, tls_cert_pem: str | None
     ) -> NodeSession:
-        tls = TLSConfig(tls_cert_pem) if impl.uses_tls and tls_cert_pem else None
+        """A session for one node.
+
+        Raises :class:`RPCTLSError` if the pinned certificate (from the
+        network's status) is not a usable PEM certificate: like any RPC
+        failure, the sync reports it in a condition and a Warning Event.
+        """
+        try:
+            tls = TLSConfig(tls_cert_pem) if impl.uses_tls and tls_cert_pem else None
+        except ValueError:
+            raise RPCTLSError(
+                "the RPC certificate recorded in the network's status (status.rpcCertificate) "
+                "is not a valid PEM certificate"
+            ) from None
         config = Config(host, impl.rpc_port, credentials.user, credentials.password, tls)
-        return NodeSession(self._clients[Dialect(impl.rpc_dialect)], config)
+        return NodeSession(self.client(impl.rpc_dialect), config)

@@ -21,11 +21,20 @@ The conditions, in the Kubernetes condition shape (``type``, ``status``,
 When a node's RPC could not be read, ``Connected`` and ``Synced`` are
 ``Unknown``: the controller cannot tell, and says which node failed.  They
 are ``Unknown`` too while no wanted node is ready (reason ``NoReadyNodes``).
+
+Nothing goes into the status unchecked: a status that breaks the CRD's
+schema is rejected by the API server as a whole, and the network's status
+would go stale.  Heights must be int64 and non-negative, block hashes 64
+hex digits (:func:`checked_height`, :func:`checked_block_hash`, applied as
+the daemons' replies are read), pod IPs real IP addresses, and messages are
+cut to the CRD's ``maxLength`` (:func:`truncate_message`).
 """
 
 from __future__ import annotations
 
 import datetime
+import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +53,90 @@ __all__ = [
     "node_entries",
     "ConditionSet",
     "set_condition",
+    "InvalidNodeReport",
+    "checked_height",
+    "checked_block_hash",
+    "canonical_ip",
+    "host_port",
+    "pod_ips",
+    "truncate_message",
+    "MAX_CONDITION_MESSAGE",
+    "MAX_EVENT_MESSAGE",
 ]
+
+INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1
+#: The CRD's ``maxLength`` of a condition message (metav1.Condition's).
+MAX_CONDITION_MESSAGE = 32768
+#: Events are read by people in ``kubectl describe``; events.k8s.io caps a note at 1 kB.
+MAX_EVENT_MESSAGE = 1024
+_BLOCK_HASH = re.compile(r"[0-9a-f]{64}", re.ASCII)
+
+
+class InvalidNodeReport(Exception):
+    """A daemon reported a value that cannot be a real one (and must not reach the status).
+
+    The message names the field, never the value: the value is the daemon's.
+    """
+
+
+def checked_height(value: object) -> int:
+    """A block height as status may hold it: an int64 that is not negative."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
+        raise InvalidNodeReport("the node reported an invalid block height")
+    return value
+
+
+def checked_block_hash(value: object) -> str:
+    """A block hash as status may hold it: 64 hex digits (lowercase, as both daemons print them)."""
+    if not isinstance(value, str) or not _BLOCK_HASH.fullmatch(value.lower()):
+        raise InvalidNodeReport("the node reported an invalid best block hash")
+    return value.lower()
+
+
+def canonical_ip(host: str) -> str:
+    """An IP address in its canonical text (IPv6 compressed, lowercase); other text unchanged."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 address in brackets (``[fd00::b]:18444``)."""
+    host = canonical_ip(host)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def pod_ips(pod_status: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """A pod's primary IP and all its IPs (dual-stack), canonical; invalid entries dropped.
+
+    The primary IP (``podIP``) is the one the nodes are meshed on; the others
+    identify the pod as the source of inbound connections.
+    """
+    primary = canonical_ip(str(pod_status.get("podIP") or ""))
+    if not _is_ip(primary):
+        primary = ""
+    others = [canonical_ip(str((e or {}).get("ip") or "")) for e in pod_status.get("podIPs") or []
+              if isinstance(e, dict)]
+    ips = tuple(dict.fromkeys(ip for ip in [primary, *others] if _is_ip(ip)))
+    return primary, ips
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def truncate_message(message: str, limit: int = MAX_CONDITION_MESSAGE) -> str:
+    """``message`` cut to ``limit`` characters, marked as cut."""
+    if len(message) <= limit:
+        return message
+    marker = "... (truncated)"
+    return message[: limit - len(marker)] + marker
 
 
 #: Bitcoin Core's limit on outbound connections opened for ``addnode`` entries.
@@ -63,6 +155,8 @@ class NodeObservation:
     dns_name: str
     #: Identifies one run of the daemon (pod UID and restart count), see mesh.MeshMemory.
     instance: str = ""
+    #: Every IP of the pod (dual-stack), for recognising its inbound connections.
+    ips: tuple[str, ...] = ()
     rpc_error: str | None = None
     blocks: int | None = None
     best_block_hash: str | None = None
@@ -85,9 +179,11 @@ def required_degree(ready_nodes: int) -> int:
 def peer_graph(nodes: list[NodeObservation], p2p_port: int) -> dict[int, set[int]]:
     """Undirected adjacency between ready nodes, by ordinal."""
     ready = [n for n in nodes if n.rpc_ok]
-    by_addr = {f"{n.ip}:{p2p_port}": n.ordinal for n in ready}
-    ips = [n.ip for n in ready]
-    by_ip = {n.ip: n.ordinal for n in ready if ips.count(n.ip) == 1}
+    by_addr = {host_port(n.ip, p2p_port): n.ordinal for n in ready}
+    ips = [canonical_ip(ip) for n in ready for ip in {n.ip, *n.ips}]
+    by_ip = {
+        canonical_ip(ip): n.ordinal for n in ready for ip in {n.ip, *n.ips} if ips.count(canonical_ip(ip)) == 1
+    }
     graph: dict[int, set[int]] = {n.ordinal: set() for n in ready}
     for node in ready:
         linked = {by_addr[a] for a in node.outbound_peers if a in by_addr}
@@ -131,12 +227,13 @@ def node_entries(nodes: list[NodeObservation]) -> list[dict[str, Any]]:
             "nodeName": n.pod_name,
             "dnsName": n.dns_name,
         }
-        if n.blocks is not None:
+        # Checked when read (mesh); checked again here, where the schema applies.
+        if isinstance(n.blocks, int) and not isinstance(n.blocks, bool) and 0 <= n.blocks <= INT64_MAX:
             entry["blocks"] = n.blocks
-        if n.best_block_hash:
+        if isinstance(n.best_block_hash, str) and _BLOCK_HASH.fullmatch(n.best_block_hash):
             entry["bestBlockHash"] = n.best_block_hash
         if n.peers is not None:
-            entry["peers"] = n.peers
+            entry["peers"] = max(0, min(n.peers, INT32_MAX))
         entries.append(entry)
     return entries
 
@@ -165,7 +262,7 @@ class ConditionSet:
                 "type": type_,
                 "status": value,
                 "reason": reason,
-                "message": message,
+                "message": truncate_message(message),
                 "lastTransitionTime": transition or self._now,
                 "observedGeneration": self._generation,
             }

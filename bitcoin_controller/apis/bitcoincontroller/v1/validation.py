@@ -19,30 +19,43 @@ value: 40: ...``) and are meant for a Warning Event on the network.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from typing import Any
 
 from .types import IMPLEMENTATIONS, MAX_NAME_LENGTH, MAX_NODES, MIN_NODES, BitcoinNetworkSpec
 
 __all__ = ["validate", "validate_name", "parse_quantity"]
 
+# Every pattern here is applied with ``fullmatch`` and compiled with
+# ``re.ASCII``: Go's RE2, which the API server uses for the CRD's patterns,
+# has an ASCII-only ``\w`` and a ``$`` that does not match before a trailing
+# newline, while Python's ``re.match(r"^...$")`` accepts "name\n" and, without
+# re.ASCII, Unicode letters for ``\w``.
 _DNS1123_LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN = re.compile(rf"^{_DNS1123_LABEL}(?:\.{_DNS1123_LABEL})*$")
-_DNS1035_LABEL = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(rf"{_DNS1123_LABEL}(?:\.{_DNS1123_LABEL})*", re.ASCII)
+_DNS1035_LABEL = re.compile(r"[a-z](?:[-a-z0-9]*[a-z0-9])?", re.ASCII)
+_QUALIFIED_NAME = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", re.ASCII)
 
 # Image references, after the grammar of the distribution/reference package:
 # [domain[:port]/]path-component(/path-component)*[:tag][@digest]
-_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*", re.ASCII)
 _DOMAIN = re.compile(
-    r"^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
-    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::[0-9]+)?$"
+    r"(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::[0-9]+)?",
+    re.ASCII,
 )
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
+# distribution/reference's tag grammar: [\w][\w.-]{0,127} with an ASCII \w.
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
+_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}", re.ASCII)
 _MAX_IMAGE_NAME = 255
 
 # Resource quantities, as resource.Quantity parses them.
-_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([a-zA-Z]*|[eE][+-]?[0-9]+)$")
+_QUANTITY = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([a-zA-Z]*|[eE][+-]?[0-9]+)", re.ASCII)
+# resource.Quantity holds at most 2^63-1 (in its smallest unit); an exponent
+# far outside that range is refused before any arithmetic, so that
+# "1e1000000" (which the CRD's pattern accepts) cannot raise decimal.Overflow.
+_MAX_QUANTITY = Decimal(2**63 - 1)
+_MAX_EXPONENT = 30
 _SUFFIXES = {
     "": Decimal(1),
     "n": Decimal("1e-9"),
@@ -73,7 +86,7 @@ def validate(spec: BitcoinNetworkSpec) -> list[str]:
     if spec.implementation not in IMPLEMENTATIONS:
         supported = ", ".join(f'"{i}"' for i in IMPLEMENTATIONS)
         problems.append(
-            f"spec.implementation: Unsupported value: {spec.implementation!r}: "
+            f"spec.implementation: Unsupported value: {_show(spec.implementation)}: "
             f"supported values: {supported}"
         )
     if spec.image is not None:
@@ -92,9 +105,9 @@ def validate_name(name: str) -> list[str]:
     """
     if len(name) > MAX_NAME_LENGTH:
         return [f"metadata.name: Too long: may not be more than {MAX_NAME_LENGTH} characters"]
-    if not _DNS1035_LABEL.match(name):
+    if not _DNS1035_LABEL.fullmatch(name):
         return [
-            f"metadata.name: Invalid value: {name!r}: must be a DNS-1035 label "
+            f"metadata.name: Invalid value: {_show(name)}: must be a DNS-1035 label "
             "(lowercase letters, digits and '-', starting with a letter)"
         ]
     return []
@@ -104,7 +117,7 @@ def _validate_nodes(nodes: Any) -> list[str]:
     if nodes is None:
         return ["spec.nodes: Required value"]
     if isinstance(nodes, bool) or not isinstance(nodes, int):
-        return [f"spec.nodes: Invalid value: {nodes!r}: must be an integer"]
+        return [f"spec.nodes: Invalid value: {_show(nodes)}: must be an integer"]
     if not MIN_NODES <= nodes <= MAX_NODES:
         return [f"spec.nodes: Invalid value: {nodes}: must be between {MIN_NODES} and {MAX_NODES}"]
     return []
@@ -112,28 +125,28 @@ def _validate_nodes(nodes: Any) -> list[str]:
 
 def _validate_secret(secret: Any) -> list[str]:
     if not isinstance(secret, str) or not secret:
-        return [f"spec.secret: Invalid value: {secret!r}: must be a non-empty string"]
-    if len(secret) > 253 or not _DNS1123_SUBDOMAIN.match(secret):
+        return [f"spec.secret: Invalid value: {_show(secret)}: must be a non-empty string"]
+    if len(secret) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(secret):
         return [
-            f"spec.secret: Invalid value: {secret!r}: must be a lowercase RFC 1123 subdomain "
+            f"spec.secret: Invalid value: {_show(secret)}: must be a lowercase RFC 1123 subdomain "
             "(a Secret name, at most 253 characters)"
         ]
     return []
 
 
 def _validate_image(image: Any) -> list[str]:
-    bad = f"spec.image: Invalid value: {image!r}: "
+    bad = f"spec.image: Invalid value: {_show(image, 128)}: "
     if not isinstance(image, str) or not image:
         return [bad + "must be a non-empty string"]
     if image != image.strip() or any(ch.isspace() for ch in image):
         return [bad + "must not contain whitespace"]
     name, _, digest = image.partition("@")
-    if digest and not _DIGEST.match(digest):
+    if digest and not _DIGEST.fullmatch(digest):
         return [bad + "invalid digest"]
     slash = name.rfind("/")
     if ":" in name[slash + 1 :]:
         name, _, tag = name.rpartition(":")
-        if not _TAG.match(tag):
+        if not _TAG.fullmatch(tag):
             return [bad + "invalid tag"]
     if not name or len(name) > _MAX_IMAGE_NAME:
         return [bad + f"the repository name must have 1 to {_MAX_IMAGE_NAME} characters"]
@@ -141,10 +154,10 @@ def _validate_image(image: Any) -> list[str]:
     first = components[0]
     # Like Docker: the first component is a registry only if it looks like a host.
     if len(components) > 1 and ("." in first or ":" in first or first == "localhost"):
-        if not _DOMAIN.match(first):
+        if not _DOMAIN.fullmatch(first):
             return [bad + "invalid registry host"]
         components = components[1:]
-    if not all(_PATH_COMPONENT.match(c) for c in components):
+    if not all(_PATH_COMPONENT.fullmatch(c) for c in components):
         return [bad + "repository path must be lowercase letters, digits and separators"]
     return []
 
@@ -155,23 +168,32 @@ def parse_quantity(value: str | int) -> Decimal:
     Raises ``ValueError`` for anything ``resource.ParseQuantity`` would reject.
     """
     if isinstance(value, bool):
-        raise ValueError(f"invalid quantity {value!r}")
+        raise ValueError(f"invalid quantity {_show(value)}")
     if isinstance(value, int):
+        if abs(value) > _MAX_QUANTITY:
+            raise ValueError(f"invalid quantity {_show(value)}: larger than 2^63-1")
         return Decimal(value)
     if not isinstance(value, str):
-        raise ValueError(f"invalid quantity {value!r}")
-    match = _QUANTITY.match(value)
+        raise ValueError(f"invalid quantity {_show(value)}")
+    match = _QUANTITY.fullmatch(value)
     if not match:
-        raise ValueError(f"invalid quantity {value!r}")
+        raise ValueError(f"invalid quantity {_show(value)}")
     number, suffix = match.groups()
     try:
-        if suffix[:1] in ("e", "E"):
-            return Decimal(number) * Decimal(10) ** int(suffix[1:])
-        if suffix not in _SUFFIXES:
-            raise ValueError(f"invalid quantity {value!r}: unknown suffix {suffix!r}")
-        return Decimal(number) * _SUFFIXES[suffix]
-    except InvalidOperation:
-        raise ValueError(f"invalid quantity {value!r}") from None
+        if suffix[:1] in ("e", "E") and len(suffix) > 1:
+            digits = suffix[1:].lstrip("+-").lstrip("0")
+            if len(digits) > 3 or int(suffix[1:]) > _MAX_EXPONENT or int(suffix[1:]) < -_MAX_EXPONENT:
+                raise ValueError(f"invalid quantity {_show(value)}: exponent out of range")
+            result = Decimal(number).scaleb(int(suffix[1:]))
+        elif suffix in _SUFFIXES:
+            result = Decimal(number) * _SUFFIXES[suffix]
+        else:
+            raise ValueError(f"invalid quantity {_show(value)}: unknown suffix {suffix!r}")
+    except DecimalException:
+        raise ValueError(f"invalid quantity {_show(value)}") from None
+    if abs(result) > _MAX_QUANTITY:
+        raise ValueError(f"invalid quantity {_show(value)}: larger than 2^63-1")
+    return result
 
 
 def _validate_resources(resources: Any) -> list[str]:
@@ -192,20 +214,23 @@ def _validate_resources(resources: Any) -> list[str]:
             continue
         parsed[key] = {}
         for name, raw in values.items():
-            path = f"spec.resources.{key}[{name}]"
+            path = f"spec.resources.{key}[{_show(name)}]"
             if not _known_resource_name(name):
                 problems.append(
-                    f"{path}: Invalid value: {name!r}: must be a standard resource "
+                    f"{path}: Invalid value: must be a standard resource "
                     "(cpu, memory, ephemeral-storage, hugepages-<size>) or fully qualified"
                 )
                 continue
             try:
                 quantity = parse_quantity(raw)
             except ValueError:
-                problems.append(f"{path}: Invalid value: {raw!r}: not a resource quantity")
+                problems.append(f"{path}: Invalid value: {_show(raw)}: not a resource quantity (at most 2^63-1)")
                 continue
             if quantity < 0:
-                problems.append(f"{path}: Invalid value: {raw!r}: must not be negative")
+                problems.append(f"{path}: Invalid value: {_show(raw)}: must not be negative")
+                continue
+            if _whole_numbers_only(name) and quantity != quantity.to_integral_value():
+                problems.append(f"{path}: Invalid value: {_show(raw)}: must be a whole number")
                 continue
             parsed[key][name] = quantity
     limits, requests = parsed.get("limits", {}), parsed.get("requests", {})
@@ -213,17 +238,53 @@ def _validate_resources(resources: Any) -> list[str]:
         if name in limits and request > limits[name]:
             problems.append(
                 f"spec.resources.requests[{name}]: Invalid value: "
-                f"{resources['requests'][name]!r}: must be less than or equal to {name} limit "
-                f"of {resources['limits'][name]!r}"
+                f"{_show(resources['requests'][name])}: must be less than or equal to {name} limit "
+                f"of {_show(resources['limits'][name])}"
             )
+        elif _no_overcommit(name) and limits.get(name) != request:
+            # The pod validation of the API server: hugepages and extended
+            # resources cannot be overcommitted, so a request needs an equal limit.
+            problems.append(f"spec.resources.requests[{name}]: Invalid value: must be equal to {name} limit")
+    if any(n.startswith("hugepages-") for n in (*limits, *requests)) and not (
+        {"cpu", "memory"} & {*limits, *requests}
+    ):
+        problems.append("spec.resources: Forbidden: hugepages require a cpu or memory request or limit")
     return problems
+
+
+def _show(value: Any, limit: int = 64) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a spec value quoted in an Event stays short."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _no_overcommit(name: str) -> bool:
+    return name.startswith("hugepages-") or "/" in name
+
+
+def _whole_numbers_only(name: str) -> bool:
+    # Extended resources are counted in whole units (Kubernetes' IsIntegerResourceName).
+    return "/" in name
 
 
 def _known_resource_name(name: Any) -> bool:
     if not isinstance(name, str):
         return False
-    if name in _STANDARD_RESOURCES or name.startswith("hugepages-"):
+    if name in _STANDARD_RESOURCES:
         return True
-    # Extended resources are domain-qualified: example.com/gpu.
+    if name.startswith("hugepages-"):
+        # hugepages-<page size>, the size a positive quantity (hugepages-2Mi).
+        try:
+            return parse_quantity(name[len("hugepages-") :]) > 0
+        except ValueError:
+            return False
+    # Extended resources are domain-qualified (example.com/gpu), outside the
+    # kubernetes.io domains, which are reserved for native resources.
     domain, slash, rest = name.partition("/")
-    return bool(slash and rest and _DNS1123_SUBDOMAIN.match(domain))
+    return bool(
+        slash
+        and len(name) <= 253
+        and _QUALIFIED_NAME.fullmatch(rest)
+        and _DNS1123_SUBDOMAIN.fullmatch(domain)
+        and not (domain == "kubernetes.io" or domain.endswith(".kubernetes.io"))
+    )
