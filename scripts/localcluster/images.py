@@ -155,9 +155,9 @@ def distroless_layer() -> oci.Layer:
     static binary: users/groups (root, nobody, nonroot 65532), /tmp, home dirs."""
     layer = oci.Layer()
     layer.file("etc/passwd", (
-        "root:x:0:0:root:/root:/sbin/nologin\n"
-        "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
-        "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n").encode())
+        b"root:x:0:0:root:/root:/sbin/nologin\n"
+        b"nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
+        b"nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"))
     layer.file("etc/group", b"root:x:0:\nnobody:x:65534:\ntty:x:5:\nstaff:x:50:\nnonroot:x:65532:\n")
     layer.file("etc/nsswitch.conf", b"hosts: files dns\n")
     layer.file("etc/os-release", b'PRETTY_NAME="bitcoin-controller local static root"\nID=distroless\n')
@@ -247,7 +247,9 @@ class Builder:
             raise BuildError("cannot find github.com/btcsuite/btcd in the btcd wrapper go.mod")
         return m.group(1)
 
-    def _cached_layer(self, kind: str, key: str, make: Callable[[Path], tuple[oci.Layer, dict]]) -> tuple[oci.Blob, dict]:
+    def _cached_layer(
+        self, kind: str, key: str, make: Callable[[Path], tuple[oci.Layer, dict]]
+    ) -> tuple[oci.Blob, dict]:
         """The layer ``kind`` for inputs ``key``: from the cache, or made by ``make(tmpdir)``
         (which returns the layer and metadata to keep) and then cached."""
         d = self.cache / "layers" / f"{kind}-{key}"
@@ -285,7 +287,7 @@ class Builder:
             self.log(f"  mmdebstrap {DEBIAN_SUITE} ({DEBIAN_VARIANT} + {', '.join(DEBIAN_PACKAGES)}); ~1-2 min")
             cmd = ["mmdebstrap", "--quiet", f"--variant={DEBIAN_VARIANT}", f"--architectures={self.arch}",
                    f"--include={','.join(DEBIAN_PACKAGES)}", f"--customize-hook={DEBIAN_HOOK}"]
-            cmd += [f"--dpkg-opt={o}" for o in DPKG_OPTS]
+            cmd += [f"--dpkgopt={o}" for o in DPKG_OPTS]
             cmd += [DEBIAN_SUITE, str(rootfs), *DEBIAN_MIRRORS]
             env = {**os.environ, "SOURCE_DATE_EPOCH": str(oci.epoch())}
             self._run(["nice", "-n", "10", *cmd], env=env)
