@@ -40,7 +40,7 @@ from bitcoin_controller.clientgo.tools.clientcmd import build_config_from_kubeco
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from localcluster.node import LOCAL_IMAGES  # noqa: E402
+from localcluster.node import local_images  # noqa: E402
 
 CHART = ROOT / "manifests" / "helm" / "bitcoin-controller"
 HELM = ROOT / ".local-cluster" / "bin" / "helm"
@@ -61,7 +61,7 @@ def credential_secret_names() -> list[str]:
 
 
 def helm_values(replicas: int, resync_period: str) -> list[str]:
-    repo, _, tag = LOCAL_IMAGES["controller"].rpartition(":")
+    repo, _, tag = local_images()["controller"].rpartition(":")
     values = {
         "image.registry": "",
         "image.repository": repo,
@@ -70,7 +70,7 @@ def helm_values(replicas: int, resync_period: str) -> list[str]:
         "replicaCount": str(replicas),
         "resyncPeriod": resync_period,
         "logFormat": "json",
-        "defaultImages.btcd": LOCAL_IMAGES["btcd"],
+        "defaultImages.btcd": local_images()["btcd"],
         "terminationGracePeriodSeconds": "30",
     }
     args: list[str] = []

@@ -861,7 +861,7 @@ class LocalCluster:
         realnode.write_yaml_as_json(state / "cni" / "net.d" / "10-bitcoin-controller.conflist",
                                     realnode.cni_config(lay, state))
         (state / "containerd.toml").write_text(
-            realnode.containerd_config(self.base, state, realnode.PAUSE_IMAGE)
+            realnode.containerd_config(self.base, state, realnode.local_images(self.root)["pause"])
         )
         self._spawn("containerd", ["containerd", f"--config={state / 'containerd.toml'}"])
         sock = Path(self.containerd_address)
@@ -897,7 +897,8 @@ class LocalCluster:
 
     def import_images(self) -> None:
         """Build (cached by content) and import the local images into the node's containerd."""
-        argv = [str(self.root / "scripts" / "build-images"), "--import", "--address", self.containerd_address]
+        argv = [str(self.root / "scripts" / "build-images"), "--import", "--address", self.containerd_address,
+                "--out", str(self.base / "images")]
         t0 = time.monotonic()
         proc = subprocess.run(argv, capture_output=True, text=True)
         if proc.returncode:

@@ -41,15 +41,22 @@ from . import host
 NODE_CLAIM = Path(tempfile.gettempdir()) / "localcluster-real-node.json"
 CNI_BIN_DIRS = ["/usr/lib/cni", "/opt/cni/bin"]
 RUNTIME_PACKAGES = ["containerd", "runc", "containernetworking-plugins", "iptables", "conntrack", "nftables"]
-# Images built here by scripts/build-images and imported into containerd; the
-# "localhost/" registry can never resolve to a public one (imagePullPolicy: Never).
-IMAGE_PREFIX = "localhost/bitcoin-controller"
-LOCAL_IMAGES = {
-    "controller": f"{IMAGE_PREFIX}/controller:dev",
-    "btcd": f"{IMAGE_PREFIX}/btcd:v0.24.2",
-    "pause": f"{IMAGE_PREFIX}/pause:3.10",
-}
-PAUSE_IMAGE = LOCAL_IMAGES["pause"]
+
+
+def local_images(root: Path | None = None) -> dict[str, str]:
+    """controller/btcd/pause -> the ref ``scripts/build-images`` gives that image here.
+
+    "localhost/..." can never resolve to a public registry; pods use them with
+    ``imagePullPolicy: Never``. The controller's tag follows scripts/version."""
+    from . import images
+
+    root = root or Path(__file__).resolve().parents[2]
+    builder = images.Builder(root, root / ".local-cluster" / "images", Path(tempfile.gettempdir()), log=lambda _m: None)
+    return {
+        "controller": images.ref("bitcoin-controller", builder.version()),
+        "btcd": images.ref("btcd", builder.btcd_version()),
+        "pause": images.ref("pause", images.PAUSE_VERSION),
+    }
 
 
 def layout(n: int) -> dict:
@@ -236,6 +243,7 @@ def create_node_cgroups(lay: dict) -> None:
 
 
 def containerd_config(base: Path, state: Path, pause_image: str) -> str:
+    """containerd's config (version 2): everything under ``base``, CRI for kubelet."""
     root = base / "containerd"
     return f"""version = 2
 root = "{root / 'root'}"
