@@ -47,7 +47,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Look at a BitcoinNetwork and talk to its nodes' JSON-RPC, resolving pod IPs, "
         "credentials and the pinned RPC certificate the way the controller does.",
     )
-    parser.add_argument("--kubeconfig", help="kubeconfig to use (default: the in-cluster config in a pod, else $KUBECONFIG or ~/.kube/config)")
+    parser.add_argument(
+        "--kubeconfig",
+        help="kubeconfig to use (default: the in-cluster config in a pod, else $KUBECONFIG or ~/.kube/config)",
+    )
     parser.add_argument("-n", "--namespace", default="default", help="namespace of the network")
     sub = parser.add_subparsers(dest="command", required=True)
     status = sub.add_parser("status", help="show nodes and conditions")
