@@ -302,3 +302,71 @@ def test_values_schema_rejects_bad_values_unit():
     assert "logFormat" in render_error("logFormat=xml")
     assert "additional properties" in render_error("unknownKey=1")
     assert "resyncPeriod" in render_error("resyncPeriod=soon")
+
+
+# --- the schema accepts what the CLI accepts; NOTES ------------------------------
+
+def test_values_schema_enums_and_durations_match_the_cli_unit():
+    """Static: the schema's enums are the CLI's choices, its duration pattern the CLI's parser."""
+    import re
+
+    options = pytest.importorskip("bitcoin_controller.cmd.options")
+    schema = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))["properties"]
+    assert schema["logFormat"]["enum"] == options._CHOICES["--log-format"]
+    assert schema["logLevel"]["enum"] == options._CHOICES["--log-level"]
+    pattern = re.compile(schema["resyncPeriod"]["pattern"])
+    assert "number" in schema["resyncPeriod"]["type"], "--set resyncPeriod=30 arrives as a number"
+    for good in ("30", "2.5", "30s", "1m30s", "500ms", "1h", "0.5s"):
+        assert pattern.search(good), good
+        options.parse_duration(good)  # the CLI takes it too
+    for bad in ("soon", "30x", "-1s", "1m 30s", ""):
+        assert not pattern.search(bad), bad
+
+
+@pytest.mark.parametrize("value,seconds", [("30", 30.0), ("2.5", 2.5), ("1m30s", 90.0), ("500ms", 0.5)])
+def test_rendered_durations_in_plain_seconds_parse_with_the_cli_unit(value, seconds):
+    options = pytest.importorskip("bitcoin_controller.cmd.options")
+    rendered = render(f"resyncPeriod={value}", "logFormat=auto")
+    parsed = options.parse_options(h.container_args(h.one(rendered, "Deployment")), environ={})
+    assert parsed.resync_period == seconds
+    assert parsed.log_format == "auto"
+
+
+def _render_notes(tmp_path, *set_args: str) -> str:
+    """NOTES.txt as ``helm install`` would print it, rendered by ``helm template`` in a chart copy.
+
+    ``helm template`` skips NOTES.txt and ``install --dry-run`` wants a
+    cluster, so the copy gets a template that renders the notes as a string.
+    """
+    import shutil
+
+    chart = tmp_path / "chart"
+    shutil.copytree(CHART, chart)
+    (chart / "notes.txt").write_text((CHART / "templates" / "NOTES.txt").read_text(encoding="utf-8"))
+    (chart / "templates" / "zz-notes.yaml").write_text('notes: {{ tpl (.Files.Get "notes.txt") . | toJson }}\n')
+    args = ["template", RELEASE, str(chart), "--namespace", NAMESPACE, "--show-only", "templates/zz-notes.yaml"]
+    for s in set_args:
+        args += ["--set", s]
+    result = subprocess.run([_helm(), *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)["notes"]
+
+
+def test_notes_use_the_configured_namespaces_and_no_file_outside_the_chart_unit(tmp_path):
+    notes = _render_notes(tmp_path, "watchNamespace=team-a")
+    assert "-n default" not in notes and "namespace: default" not in notes
+    assert "kubectl -n team-a create secret" in notes and "namespace: team-a" in notes
+    assert f"-n {NAMESPACE} get lease" in notes
+    created = _render_notes(tmp_path / "2", "defaultSecret.create=true", "defaultSecret.namespace=nets")
+    assert "namespace: nets" in created and "created in namespace nets" in created
+    # The packaged chart holds only the chart's own files: point at the docs by URL.
+    text = (CHART / "templates" / "NOTES.txt").read_text(encoding="utf-8")
+    for path in ("docs/", "manifests/", "README"):
+        for line in text.splitlines():
+            if path in line:
+                assert "{{ .Chart.Home }}" in line, f"NOTES.txt names a file the packaged chart lacks: {line.strip()}"
+
+
+def test_service_monitor_keeps_the_networks_namespace_label_unit():
+    monitor = h.one(render("metrics.serviceMonitor.enabled=true"), "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["honorLabels"] is True
