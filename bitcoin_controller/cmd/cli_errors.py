@@ -88,7 +88,7 @@ class ApiTarget:
         return f'in namespace "{self.namespace}"' if self.namespace else "in all namespaces"
 
     def can_i(self) -> str:
-        ns = "-A" if self.resource.namespaced and not self.namespace else (f"-n {self.namespace}" if self.namespace else "")
+        ns = "" if not self.resource.namespaced else (f"-n {self.namespace}" if self.namespace else "-A")
         return " ".join(p for p in ("kubectl auth can-i", self.verb, self.resource_name, ns) if p)
 
 
@@ -151,6 +151,8 @@ def config_error(err: clientcmd.ConfigError) -> CLIError:
         return CLIError(ExitCode.CONTEXT, f"{message}: pick one with --context (kubectl config get-contexts)", err)
     if isinstance(err, clientcmd.KubeconfigInvalidError):
         return CLIError(ExitCode.KUBECONFIG, f"{message}: fix the file, or pass --kubeconfig with a valid one", err)
+    if "does not exist" in message:  # the file --kubeconfig names
+        return CLIError(ExitCode.KUBECONFIG, f"{message}: check the path given to --kubeconfig", err)
     return CLIError(ExitCode.KUBECONFIG, f"{message}: pass --kubeconfig PATH, set KUBECONFIG, or create "
                     "~/.kube/config", err)
 
