@@ -49,8 +49,15 @@ def _scalar(value: Any) -> str:
         return "true"
     if value is False:
         return "false"
-    if isinstance(value, (int, float)):
-        return json.dumps(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return ".nan" if value != value else (".inf" if value > 0 else "-.inf")
+        text = repr(value)
+        mantissa, e, exponent = text.partition("e")
+        # YAML 1.1 readers (PyYAML) take "1e-09" for a string: they need a dot in the mantissa.
+        return f"{mantissa}.0e{exponent}" if e and "." not in mantissa else text
     text = str(value)
     if _PLAIN.match(text) and text.lower() not in _RESERVED:
         return text
