@@ -453,3 +453,65 @@ def test_kubeconfig_list_in_the_environment_is_merged_like_kubectl_unit(world, c
     environ = {"KUBECONFIG": f"{world.tmp_path / 'absent'}:{first}:{world.kubeconfig}"}
     assert network.main(["status", "net"], environ=environ) == 0
     assert "BitcoinNetwork default/net" in capsys.readouterr().out
+
+
+# -- what a script consumes: -o json|yaml, listing -----------------------------------------------
+
+
+def test_status_json_and_yaml_are_the_object_unit(world, capsys):
+    for output, load in (("json", __import__("json").loads), ("yaml", yaml.safe_load)):
+        got, out, _ = run_network(world, fine, ["status", "net", "-o", output], capsys)
+        assert got == 0 and load(out) == network_object()
+
+
+def test_status_without_a_name_lists_like_kubectl_get_unit(world, capsys):
+    got, out, _ = run_network(world, fine, ["status"], capsys)
+    assert got == 0 and out.split("\n")[1].split() == ["net", "bitcoind", "2", "2/2", "0"]
+    world.api.route("GET", "/apis/bitcoincontroller.dev/v1/bitcoinnetworks",
+                    Reply(200, {"kind": "BitcoinNetworkList", "items": [network_object()], "metadata": {}}))
+    got, out, _ = run_network(world, fine, ["status", "-A", "-o", "yaml"], capsys)
+    listed = yaml.safe_load(out)
+    assert got == 0 and listed["kind"] == "List" and listed["items"] == [network_object()]
+    assert world.api.last().path == "/apis/bitcoincontroller.dev/v1/bitcoinnetworks"
+    world.api.route("GET", LIST_PATH, Reply(200, {"kind": "BitcoinNetworkList", "items": [], "metadata": {}}))
+    got, out, err = run_network(world, fine, ["status"], capsys)
+    assert (got, out, err) == (0, "", 'No BitcoinNetworks found in namespace "default".\n')
+
+
+def test_status_list_forbidden_names_the_list_verb_unit(world, capsys):
+    world.api.route("GET", "/apis/bitcoincontroller.dev/v1/bitcoinnetworks",
+                    Reply(403, status(403, "Forbidden", "forbidden")))
+    got, _, err = run_network(world, fine, ["status", "-A"], capsys)
+    assert_one_line_error(got, err, ExitCode.FORBIDDEN,
+                          "may not list bitcoinnetworks.bitcoincontroller.dev in all namespaces")
+    assert "kubectl auth can-i list bitcoinnetworks.bitcoincontroller.dev -A" in err
+
+
+def test_rpc_prints_the_result_and_never_the_password_unit(world, capsys):
+    got, out, _ = run_network(world, fine, ["rpc", "net", "1", "getblockchaininfo"], capsys)
+    assert got == 0 and __import__("json").loads(out)["chain"] == "regtest"
+    assert world.transport.requests[-1][0] == IPS[1]
+    got, out, err = run_network(world, rpc_wrong_credentials, ["rpc", "net", "0", "getblockcount"], capsys)
+    assert got == ExitCode.RPC_AUTH
+    assert "s3cret" not in out + err and "rotated" not in out + err and "alice" not in out + err
+
+
+def test_rpc_tls_failure_is_an_rpc_connection_problem_unit(world, capsys):
+    from bitcoin_controller.bitcoin.errors import RPCTLSError
+
+    world.rpc_net.nodes[IPS[0]].fail = RPCTLSError("TLS handshake with 127.0.100.1:18443 failed: bad cert")
+    got, _, err = run_network(world, fine, ["rpc", "net", "0", "getblockcount"], capsys)
+    assert_one_line_error(got, err, ExitCode.RPC_UNREACHABLE, "its certificate is not the one in the network's status")
+
+
+def test_logs_follow_streams_unit(world, capsys):
+    world.api.route("GET", f"/api/v1/namespaces/{NS}/pods/net-sts-0/log", Reply(200, b"a\nb\n"))
+    got, out, _ = run_network(world, fine, ["logs", "net", "-f", "-p"], capsys)
+    assert got == 0 and out == "a\nb\n"
+    assert world.api.last().query == {"container": "node", "follow": "true", "previous": "true"}
+
+
+def test_mine_without_waiting_unit(world, capsys):
+    world.transport.lagging.add(IPS[1])
+    got, out, err = run_network(world, fine, ["mine", "net", "--wait=false"], capsys)
+    assert got == 0 and "new tip" in out and "waiting" not in err

@@ -273,7 +273,9 @@ def test_plugin_completion_protocol_and_scripts_unit(capsys):
     assert capsys.readouterr().out.splitlines() == ["bash", "zsh", ":4"]
     assert network_main(["completion", "bash"], prog="kubectl btcnet") == 0
     script = capsys.readouterr().out
-    assert "complete -o default -F _kubectl_complete kubectl" in script and "__complete" in script
+    # For kubectl-btcnet, never for kubectl itself (kubectl completes "kubectl btcnet" on its own).
+    assert "complete -o default -F _kubectl_btcnet_complete kubectl-btcnet" in script
+    assert '"kubectl-btcnet" __complete' in script and "complete -F _kubectl_complete kubectl\n" not in script
     assert network_main(["completion", "zsh"]) == 0
     assert "compdef _bitcoin_controller_complete bitcoin-controller" in capsys.readouterr().out
 

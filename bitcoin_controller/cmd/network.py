@@ -154,9 +154,18 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         prog=prog,
         description="Look at a BitcoinNetwork and talk to its nodes' JSON-RPC, resolving pod IPs, "
         "credentials and the pinned RPC certificate the way the controller does.",
-        epilog="Exit codes: see docs/operations.md (0 ok, 2 bad flags, 4 kubeconfig, 5 context, 6 API server "
-        "unreachable, 7 TLS, 8 unauthorized, 9 forbidden, 10 CRD missing, 11 not found, 12 node not ready, "
-        "13 RPC unreachable, 14 RPC credentials, 15 RPC error, 16 timeout).",
+        epilog=f"""examples:
+  {prog} status -A                       list the networks of all namespaces
+  {prog} status my-network -o yaml       one network, for scripts (or -o json, -o wide)
+  {prog} mine my-network 101             mine on node 0, wait until every ready node has the tip
+  {prog} rpc my-network 1 getpeerinfo    one JSON-RPC call on node 1
+  {prog} logs my-network --node 2 -f     follow a daemon's log
+  source <({prog} completion bash)       shell completion (or zsh)
+
+exit codes: 0 ok, 1 bug, 2 bad flags, 4 kubeconfig, 5 context, 6 API server unreachable,
+  7 TLS, 8 unauthorized, 9 forbidden, 10 CRD missing, 11 not found, 12 node not ready,
+  13 RPC unreachable, 14 RPC credentials, 15 RPC error, 16 timeout (docs/operations.md)""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_global_flags(parser, in_subcommand=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -167,33 +176,33 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         return p
 
     status = add("status", "show a network's nodes and conditions, or list networks")
-    status.add_argument("name", nargs="?", help="network (omit to list the networks)")
+    status.add_argument("name", nargs="?", help="the BitcoinNetwork (omit to list the networks)")
     status.add_argument("-A", "--all-namespaces", action="store_true", help="list networks of all namespaces")
     status.add_argument("-o", "--output", choices=OUTPUT_FORMATS, help="json, yaml, or wide (more columns)")
     status.add_argument("-w", "--watch", action="store_true", help="redraw until the network has converged")
     status.add_argument("--timeout", type=_duration, default=600.0, metavar="DURATION",
                         help="give up watching after this long (default: 10m)")
     rpc = add("rpc", "call one JSON-RPC method on one node")
-    rpc.add_argument("name")
-    rpc.add_argument("ordinal", type=_non_negative_int)
-    rpc.add_argument("method")
-    rpc.add_argument("params", nargs="*")
+    rpc.add_argument("name", help="the BitcoinNetwork")
+    rpc.add_argument("ordinal", type=_non_negative_int, help="the node (0, 1, ...)")
+    rpc.add_argument("method", help="JSON-RPC method, e.g. getblockchaininfo")
+    rpc.add_argument("params", nargs="*", help="parameters, as JSON where they parse (101, true, '\"x\"')")
     mine = add("mine", "mine blocks on a node and wait until every ready node has the new tip")
-    mine.add_argument("name")
-    mine.add_argument("blocks", type=_positive_int, nargs="?", default=1)
+    mine.add_argument("name", help="the BitcoinNetwork")
+    mine.add_argument("blocks", type=_positive_int, nargs="?", default=1, help="how many blocks (default: 1)")
     mine.add_argument("--node", type=_non_negative_int, default=0, help="ordinal of the node that mines")
     mine.add_argument("--wait", type=_bool, nargs="?", const=True, default=True, metavar="BOOL",
                       help="wait for every ready node to report the new tip (default: true; --wait=false)")
     mine.add_argument("--timeout", type=_duration, default=60.0, metavar="DURATION",
                       help="how long to wait for the nodes (default: 60s)")
     logs = add("logs", "print a node's daemon log")
-    logs.add_argument("name")
+    logs.add_argument("name", help="the BitcoinNetwork")
     logs.add_argument("--node", type=_non_negative_int, default=0, help="ordinal of the node")
     logs.add_argument("--tail", type=int, default=-1, metavar="LINES", help="only the last LINES lines")
     logs.add_argument("-f", "--follow", action="store_true", help="keep streaming new lines")
     logs.add_argument("-p", "--previous", action="store_true", help="the log of the previous (crashed) container")
     completion = add("completion", "print a shell completion script (bash or zsh)")
-    completion.add_argument("shell", choices=("bash", "zsh"))
+    completion.add_argument("shell", choices=("bash", "zsh"), help="bash or zsh")
     return parser
 
 
@@ -625,7 +634,10 @@ def _logs(session: _Session, args: argparse.Namespace, out: TextIO) -> int:
 
 def completion_script(shell: str, prog: str) -> str:
     """A completion script that asks ``prog __complete WORDS...`` for candidates (as cobra does)."""
-    command = prog.split()[0]
+    # The plugin must not take over kubectl's own completion: its script is for
+    # the kubectl-btcnet executable; "kubectl btcnet <TAB>" is completed by
+    # kubectl itself (1.26+), which runs kubectl_complete-btcnet.
+    command = "kubectl-btcnet" if prog == PLUGIN_PROG else prog.split()[0]
     func = "_" + re.sub(r"[^A-Za-z0-9_]", "_", command) + "_complete"
     if shell == "bash":
         return f"""# bash completion for {command}; load with: source <({prog} completion bash)
