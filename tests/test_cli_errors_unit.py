@@ -515,3 +515,38 @@ def test_mine_without_waiting_unit(world, capsys):
     world.transport.lagging.add(IPS[1])
     got, out, err = run_network(world, fine, ["mine", "net", "--wait=false"], capsys)
     assert got == 0 and "new tip" in out and "waiting" not in err
+
+
+def test_logs_without_a_kubelet_point_at_the_local_clusters_log_files_unit(world, capsys):
+    msg = 'Get "https://127.0.0.1:10250/containerLogs/default/net-sts-0/node": connect: connection refused'
+    world.api.route("GET", f"/api/v1/namespaces/{NS}/pods/net-sts-0/log",
+                    Reply(500, status(500, "InternalError", msg)))
+    got, _, err = run_network(world, fine, ["logs", "net"], capsys)
+    assert_one_line_error(got, err, ExitCode.API_ERROR, "could not get pods/log \"net-sts-0\" in namespace")
+    assert ".local-cluster/logs/pods/default_net-sts-0_node.log" in err
+
+
+def test_controller_forbidden_hint_names_the_impersonated_user_unit(world, capsys, monkeypatch):
+    from bitcoin_controller.cmd import app
+
+    monkeypatch.setattr(app, "STARTUP_API_WAIT", 0.0)
+    world.api.route("GET", "/apis/bitcoincontroller.dev/v1/bitcoinnetworks",
+                    Reply(403, status(403, "Forbidden", 'User "system:serviceaccount:x:y" cannot list')))
+    got = main_module.main(["--kubeconfig", world.kubeconfig, "--impersonate", "system:serviceaccount:x:y",
+                            "--log-format", "json"])
+    err = capsys.readouterr().err
+    assert_one_line_error(got, err, ExitCode.FORBIDDEN, 'user "system:serviceaccount:x:y" may not list')
+    assert "kubectl auth can-i list bitcoinnetworks.bitcoincontroller.dev -A --as system:serviceaccount:x:y" in err
+    assert world.api.last().headers["Impersonate-User"] == "system:serviceaccount:x:y"
+
+
+def test_controller_preflight_waits_out_a_starting_api_server_unit(world, capsys, monkeypatch):
+    from bitcoin_controller.cmd import app
+
+    monkeypatch.setattr(app, "PREFLIGHT_RETRY_PAUSE", 0.0)
+    list_path = "/apis/bitcoincontroller.dev/v1/bitcoinnetworks"
+    world.api.route("GET", list_path, Reply(503, status(503, "ServiceUnavailable", "starting")),
+                    Reply(403, status(403, "Forbidden", "forbidden")))
+    got = main_module.main(["--kubeconfig", world.kubeconfig, "--log-format", "json"])
+    assert got == ExitCode.FORBIDDEN  # got past the 503, stopped at the first permanent answer
+    assert [r.path for r in world.api.requests].count(list_path) == 2

@@ -234,9 +234,13 @@ def _register_process_metrics() -> None:
 #: (a pod may start while the API server restarts; after that, the
 #: Deployment's restart back-off takes over).
 STARTUP_API_WAIT = 30.0
+#: Pause between start-up checks while the API server is not answering.
+PREFLIGHT_RETRY_PAUSE = 2.0
 
 
-def preflight(clientset: Clientset, server: str, namespace: str, wait: float = STARTUP_API_WAIT) -> None:
+def preflight(
+    clientset: Clientset, server: str, namespace: str, wait: float = STARTUP_API_WAIT, impersonate: str = ""
+) -> None:
     """Check, before starting informers, that the controller can do what they will do.
 
     Without this a missing CRD, a wrong token or a missing RBAC rule shows up
@@ -244,7 +248,7 @@ def preflight(clientset: Clientset, server: str, namespace: str, wait: float = S
     /readyz stays red; controller-runtime refuses to start in these cases
     too.  One ``list`` (limit 1) per watched resource, in the watched
     namespace: a 403 names the exact verb, resource and namespace to grant.
-    An unreachable API server is retried for up to ``wait`` seconds.
+    An unreachable API server (or a 5xx) is retried for up to ``wait`` seconds.
     """
     from ..apimachinery.metav1 import ListOptions
     from ..clientgo.kubernetes import scheme
@@ -256,13 +260,19 @@ def preflight(clientset: Clientset, server: str, namespace: str, wait: float = S
         client = clientset.resource(info, namespace)
         while True:
             try:
-                api_call(lambda c=client: c.list(ListOptions(limit=1)), ApiTarget("list", info, namespace), server)
+                target = ApiTarget("list", info, namespace, impersonate=impersonate)
+                api_call(lambda c=client: c.list(ListOptions(limit=1)), target, server)
                 break
             except CLIError as err:
-                if err.code != ExitCode.UNREACHABLE or time.monotonic() >= deadline:
+                # An API server that is starting (or restarting) refuses
+                # connections or answers 5xx for a moment; anything else will
+                # not heal by waiting.
+                transient = err.code == ExitCode.UNREACHABLE or (
+                    err.code == ExitCode.API_ERROR and getattr(err.original, "code", 0) >= 500)
+                if not transient or time.monotonic() >= deadline:
                     raise
                 log.warning("API server not reachable yet, retrying", server=server)
-                pause.wait(2.0)
+                pause.wait(PREFLIGHT_RETRY_PAUSE)
 
 
 def run(opts: Options, *, api_wait: float | None = None) -> int:
@@ -276,7 +286,7 @@ def run(opts: Options, *, api_wait: float | None = None) -> int:
     def start() -> int:
         config = load_rest_config(opts)
         preflight(Clientset(config), config.host, opts.namespace,
-                  STARTUP_API_WAIT if api_wait is None else api_wait)
+                  STARTUP_API_WAIT if api_wait is None else api_wait, opts.impersonate or "")
         holder.append(Process(opts, config))
         return 0
 

@@ -55,6 +55,7 @@ class ExitCode(enum.IntEnum):
     RPC_AUTH = 14  # the node rejected the RPC credentials (or the Secret is unusable)
     RPC_ERROR = 15  # the node answered with an RPC error
     TIMEOUT = 16  # a wait (status --watch, mine) passed its deadline
+    API_ERROR = 17  # the API server refused the request for another reason (5xx, 409, 422...)
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -76,6 +77,8 @@ class ApiTarget:
     resource: ResourceInfo
     namespace: str = ""
     name: str = ""
+    #: The user the requests impersonate (``--impersonate``), for the ``can-i`` hint.
+    impersonate: str = ""
 
     @property
     def resource_name(self) -> str:
@@ -89,7 +92,8 @@ class ApiTarget:
 
     def can_i(self) -> str:
         ns = "" if not self.resource.namespaced else (f"-n {self.namespace}" if self.namespace else "-A")
-        return " ".join(p for p in ("kubectl auth can-i", self.verb, self.resource_name, ns) if p)
+        as_user = f"--as {self.impersonate}" if self.impersonate else ""
+        return " ".join(p for p in ("kubectl auth can-i", self.verb, self.resource_name, ns, as_user) if p)
 
 
 _USER = re.compile(r'User "([^"]+)"')
@@ -126,6 +130,10 @@ def api_call(fn: Callable[[], T], target: ApiTarget, server: str) -> T:
                        f"'{target.resource_name}' (check with: {target.can_i()})", err) from None
     except TransportError as err:
         raise transport_error(err, server) from None
+    except errors.StatusError as err:
+        what = f'{target.resource_name} "{target.name}"' if target.name else target.resource_name
+        raise CLIError(ExitCode.API_ERROR, f"the API server could not {target.verb} {what} {target.scope} "
+                       f"({err.code} {err.reason}): {err.message}", err) from None
 
 
 def transport_error(err: TransportError, server: str) -> CLIError:

@@ -52,11 +52,12 @@ from ..bitcoin.transport import HTTPTransport
 from ..clientgo.kubernetes import Clientset
 from ..clientgo.kubernetes import scheme as k8s_scheme
 from ..clientgo.rest import NotInClusterError, in_cluster_config
+from ..clientgo.rest.transport import TransportError
 from ..clientgo.tools import clientcmd
 from ..controller.credentials import CredentialsError, read_credentials
 from ..controller.implementations import REGTEST_MINING_ADDRESS, get_implementation
 from ..controller.resources import statefulset_name
-from .cli_errors import ApiTarget, CLIError, ExitCode, api_call, config_error, run_cli
+from .cli_errors import ApiTarget, CLIError, ExitCode, api_call, config_error, run_cli, transport_error
 from .options import OneLineErrorParser, parse_duration
 from .printers import OUTPUT_FORMATS, dump_json, dump_yaml, host_port
 
@@ -164,7 +165,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 exit codes: 0 ok, 1 bug, 2 bad flags, 4 kubeconfig, 5 context, 6 API server unreachable,
   7 TLS, 8 unauthorized, 9 forbidden, 10 CRD missing, 11 not found, 12 node not ready,
-  13 RPC unreachable, 14 RPC credentials, 15 RPC error, 16 timeout (docs/operations.md)""",
+  13 RPC unreachable, 14 RPC credentials, 15 RPC error, 16 timeout, 17 other API error
+  (docs/operations.md)""",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_global_flags(parser, in_subcommand=False)
@@ -624,8 +626,16 @@ def _logs(session: _Session, args: argparse.Namespace, out: TextIO) -> int:
     except errors.NotFoundError:
         raise CLIError(ExitCode.NOT_FOUND, f'pod "{pod}" of {args.name} does not exist (yet): check '
                        f"'{session.prog} status {args.name}'") from None
-    except errors.BadRequestError as failure:
-        raise CLIError(ExitCode.NODE_NOT_READY, f"no log for pod {pod}: {failure.message}", failure) from None
+    except TransportError as failure:  # the stream broke after it started
+        raise transport_error(failure, session.server) from None
+    except CLIError as failure:
+        if failure.code != ExitCode.API_ERROR:
+            raise
+        # 400: the container has not started yet; 5xx: the API server could
+        # not reach the node's kubelet (the local cluster's kwok nodes have none).
+        raise CLIError(ExitCode.API_ERROR, f"{failure.message}: the log is served by the node's kubelet; on the "
+                       f"local cluster read .local-cluster/logs/pods/{session.namespace}_{pod}_{_CONTAINER}.log "
+                       "instead", failure.original) from None
     return 0
 
 
