@@ -524,6 +524,11 @@ def test_logs_without_a_kubelet_point_at_the_local_clusters_log_files_unit(world
     got, _, err = run_network(world, fine, ["logs", "net"], capsys)
     assert_one_line_error(got, err, ExitCode.API_ERROR, "could not get pods/log \"net-sts-0\" in namespace")
     assert ".local-cluster/logs/pods/default_net-sts-0_node.log" in err
+    # Next to the local cluster's kubeconfig, the pod runner's log file is read instead.
+    (world.tmp_path / "logs" / "pods").mkdir(parents=True)
+    (world.tmp_path / "logs" / "pods" / "default_net-sts-0_node.log").write_text("one\ntwo\nthree\n")
+    got, out, err = run_network(world, fine, ["logs", "net", "--tail", "2"], capsys)
+    assert (got, out) == (0, "two\nthree\n") and "reading the local cluster's" in err
 
 
 def test_controller_forbidden_hint_names_the_impersonated_user_unit(world, capsys, monkeypatch):

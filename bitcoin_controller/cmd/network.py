@@ -238,12 +238,14 @@ class _Session:
     server: str
     namespace: str
     prog: str
+    kubeconfig_files: tuple[str, ...] = ()
 
 
 def _connect(args: argparse.Namespace, prog: str, environ: Mapping[str, str]) -> _Session:
     """kubectl's order: --kubeconfig, else $KUBECONFIG, else ~/.kube/config; in a pod
     without any of them, the in-cluster config and the pod's namespace."""
     namespace = args.namespace
+    files: tuple[str, ...] = ()
     try:
         if not args.kubeconfig and not args.context and environ.get("KUBERNETES_SERVICE_HOST") and not (
             environ.get("KUBECONFIG") or os.path.exists(os.path.expanduser(clientcmd.RECOMMENDED_HOME_FILE))
@@ -258,6 +260,7 @@ def _connect(args: argparse.Namespace, prog: str, environ: Mapping[str, str]) ->
             merged = clientcmd.load_kubeconfig(args.kubeconfig, environ=environ)
             config = clientcmd.config_from_kubeconfig(merged, args.context)
             namespace = namespace or merged.namespace(args.context)
+            files = tuple(merged.files)
     except clientcmd.ConfigError as err:
         raise config_error(err) from None
     if args.request_timeout:
@@ -265,7 +268,7 @@ def _connect(args: argparse.Namespace, prog: str, environ: Mapping[str, str]) ->
     else:
         # A person is waiting: fail in seconds, not after client-go's 30 s connect timeout.
         config = config.copy(connect_timeout=min(config.connect_timeout, 10.0))
-    return _Session(Clientset(config), config.host, namespace or "default", prog)
+    return _Session(Clientset(config), config.host, namespace or "default", prog, files)
 
 
 def _pod_namespace() -> str:
@@ -605,7 +608,7 @@ def _wait_for_tip(network: _Network, tip: str, height: int, timeout: float, out:
         pause.wait(0.5)  # polling interval of a person-facing wait
 
 
-def _logs(session: _Session, args: argparse.Namespace, out: TextIO) -> int:
+def _logs(session: _Session, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     network = _Network(session, args.name, None)
     pod = network.pod_name(args.node)
     params: dict[str, Any] = {"container": _CONTAINER}
@@ -632,10 +635,34 @@ def _logs(session: _Session, args: argparse.Namespace, out: TextIO) -> int:
         if failure.code != ExitCode.API_ERROR:
             raise
         # 400: the container has not started yet; 5xx: the API server could
-        # not reach the node's kubelet (the local cluster's kwok nodes have none).
+        # not reach the node's kubelet.  The local cluster's kwok nodes have
+        # none: its pod runner writes each container's log to a file next to
+        # the cluster's kubeconfig, which is read instead when it is there.
+        name = f"{session.namespace}_{pod}_{_CONTAINER}.log"
+        for kubeconfig in session.kubeconfig_files:
+            path = os.path.join(os.path.dirname(os.path.abspath(kubeconfig)), "logs", "pods", name)
+            if os.path.isfile(path):
+                print(f"(the API server cannot serve this log; reading the local cluster's {path})", file=err)
+                return _print_log_file(path, args.tail, args.follow, out)
         raise CLIError(ExitCode.API_ERROR, f"{failure.message}: the log is served by the node's kubelet; on the "
-                       f"local cluster read .local-cluster/logs/pods/{session.namespace}_{pod}_{_CONTAINER}.log "
-                       "instead", failure.original) from None
+                       f"local cluster read .local-cluster/logs/pods/{name} instead", failure.original) from None
+    return 0
+
+
+def _print_log_file(path: str, tail: int, follow: bool, out: TextIO) -> int:
+    """``tail [-n N] [-f] path``: the local cluster's pod log, as ``logs`` would show it."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = f.readlines()
+        out.writelines(lines if tail < 0 else lines[len(lines) - tail:] if tail else [])
+        out.flush()
+        pause = threading.Event()
+        while follow:  # until Ctrl-C, like logs -f
+            chunk = f.read()
+            if chunk:
+                out.write(chunk)
+                out.flush()
+            else:
+                pause.wait(0.5)  # polling a growing file
     return 0
 
 
@@ -797,7 +824,7 @@ def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = No
             return _rpc(session, args, transport, out)
         if args.command == "mine":
             return _mine(session, args, transport, out, err)
-        return _logs(session, args, out)
+        return _logs(session, args, out, err)
 
     return run_cli(run, debug=debug, err=err)
 
