@@ -333,8 +333,8 @@ class _Network:
                            f"wait for it ('{self.session.prog} status {self.name} --watch')")
         if not need_ready and isinstance(wanted, int) and 0 <= ordinal < wanted:
             return {"ordinal": ordinal}
-        raise CLIError(ExitCode.NOT_FOUND, f"{self.name} has no node {ordinal} (it has {wanted} node(s), "
-                       f"ordinals 0..{(wanted or 1) - 1}): pick one with --node")
+        raise CLIError(ExitCode.NOT_FOUND, f"{self.name} has no node {ordinal}: it has {wanted} node(s), "
+                       f"use an ordinal from 0 to {(wanted or 1) - 1}")
 
     def ready_nodes(self) -> list[dict[str, Any]]:
         return [n for n in self.status.get("nodes") or [] if n.get("ready") and n.get("ip")]
