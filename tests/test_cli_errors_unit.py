@@ -555,3 +555,20 @@ def test_controller_preflight_waits_out_a_starting_api_server_unit(world, capsys
     got = main_module.main(["--kubeconfig", world.kubeconfig, "--log-format", "json"])
     assert got == ExitCode.FORBIDDEN  # got past the 503, stopped at the first permanent answer
     assert [r.path for r in world.api.requests].count(list_path) == 2
+
+
+def test_mine_progress_names_a_node_that_stops_answering_unit(world, capsys):
+    transport = world.transport
+    original = transport.request
+
+    def request(method, url, body, headers, timeout, tls=None):
+        reply = original(method, url, body, headers, timeout, tls)
+        if b"generate" in body:  # node 1 goes away right after the blocks are mined
+            world.rpc_net.nodes[IPS[1]].fail = unreachable(IPS[1])
+        return reply
+
+    transport.request = request
+    got, _, err = run_network(world, fine, ["mine", "net", "--timeout", "0"], capsys)
+    assert got == ExitCode.TIMEOUT
+    assert "1/2 ready node(s) have it; node 1 not answering" in err
+    assert "(node 1: cannot reach node 1 of net (127.0.100.2:18443)" in err.splitlines()[-1]

@@ -575,7 +575,8 @@ def _wait_for_tip(network: _Network, tip: str, height: int, timeout: float, out:
     tty = err.isatty()
     last_line = ""
     while True:
-        behind: dict[int, str] = {}
+        behind: dict[int, str] = {}  # short, for the progress line
+        problems: dict[int, str] = {}  # the whole story, for the final error
         for node in nodes:
             ordinal = node.get("ordinal")
             try:
@@ -583,14 +584,13 @@ def _wait_for_tip(network: _Network, tip: str, height: int, timeout: float, out:
             except CLIError as failure:
                 if failure.code == ExitCode.RPC_AUTH:
                     raise
-                behind[ordinal] = failure.message
+                behind[ordinal], problems[ordinal] = "not answering", failure.message
                 continue
             if info.best_block_hash != tip and info.blocks <= height:
-                behind[ordinal] = f"at height {info.blocks}"
+                behind[ordinal] = problems[ordinal] = f"at height {info.blocks}"
         done = len(nodes) - len(behind)
         line = f"waiting for the tip: {done}/{len(nodes)} ready node(s) have it" + (
-            "; " + ", ".join(f"node {o} {why}" for o, why in sorted(behind.items()) if "height" in why)
-            if behind else "")
+            "; " + ", ".join(f"node {o} {why}" for o, why in sorted(behind.items())) if behind else "")
         if line != last_line:
             print(("\r\033[K" if tty else "") + line, end="" if tty else "\n", file=err, flush=True)
             last_line = line
@@ -602,7 +602,7 @@ def _wait_for_tip(network: _Network, tip: str, height: int, timeout: float, out:
         if time.monotonic() >= deadline:
             if tty:
                 print(file=err)
-            details = "; ".join(f"node {o}: {why}" for o, why in sorted(behind.items()))
+            details = "; ".join(f"node {o}: {why}" for o, why in sorted(problems.items()))
             raise CLIError(ExitCode.TIMEOUT, f"not every ready node reports the new tip after {timeout:g}s "
                            f"({details}): check their peers with '{network.session.prog} status {network.name}'")
         pause.wait(0.5)  # polling interval of a person-facing wait
