@@ -572,3 +572,18 @@ def test_mine_progress_names_a_node_that_stops_answering_unit(world, capsys):
     assert got == ExitCode.TIMEOUT
     assert "1/2 ready node(s) have it; node 1 not answering" in err
     assert "(node 1: cannot reach node 1 of net (127.0.100.2:18443)" in err.splitlines()[-1]
+
+
+# -- network completion: no cluster involved, only its arguments can be wrong ---------------------
+
+COMPLETION_TABLE = [
+    ("unknown-shell", ["completion", "fish"], ExitCode.USAGE, "argument shell: invalid choice: 'fish'"),
+    ("missing-shell", ["completion"], ExitCode.USAGE, "the following arguments are required: shell"),
+    ("unknown-command", ["complete", "bash"], ExitCode.USAGE, "invalid choice: 'complete'"),
+]
+
+
+@pytest.mark.parametrize(("case", "argv", "code", "text"), COMPLETION_TABLE, ids=[c[0] for c in COMPLETION_TABLE])
+def test_completion_failures_unit(capsys, case, argv, code, text):
+    got = network.main(argv, environ={})
+    assert_one_line_error(got, capsys.readouterr().err, code, text)
