@@ -587,3 +587,11 @@ COMPLETION_TABLE = [
 def test_completion_failures_unit(capsys, case, argv, code, text):
     got = network.main(argv, environ={})
     assert_one_line_error(got, capsys.readouterr().err, code, text)
+
+
+def test_in_a_pod_without_a_service_account_token_unit(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config either
+    environ = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    got = network.main(["status", "net"], environ=environ)
+    err = capsys.readouterr().err
+    assert_one_line_error(got, err, ExitCode.KUBECONFIG, "in-cluster configuration unavailable")

@@ -251,10 +251,10 @@ def _connect(args: argparse.Namespace, prog: str, environ: Mapping[str, str]) ->
             environ.get("KUBECONFIG") or os.path.exists(os.path.expanduser(clientcmd.RECOMMENDED_HOME_FILE))
         ):
             try:
-                config = in_cluster_config()
+                config = in_cluster_config(environ=environ)
             except (NotInClusterError, OSError) as err:
                 raise CLIError(ExitCode.KUBECONFIG, f"in-cluster configuration unavailable ({err}): "
-                               "pass --kubeconfig PATH") from None
+                               "pass --kubeconfig PATH", err) from None
             namespace = namespace or _pod_namespace()
         else:
             merged = clientcmd.load_kubeconfig(args.kubeconfig, environ=environ)
