@@ -34,7 +34,7 @@ import http
 import json
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -316,6 +316,31 @@ class Request:
             raise errors.new_internal_error(
                 f"{self.method} {self.url()}: the server's answer is not JSON"
             ) from None
+
+    def stream(self) -> Iterator[bytes]:
+        """``Request.Stream``: the body of a 2xx answer as it arrives (pod logs with ``follow``).
+
+        Any other answer raises its StatusError; the connection is released
+        when the iterator is exhausted or closed.
+        """
+        response = self.client._send(self, stream=True)
+        if not 200 <= response.status < 300:
+            try:
+                data = response.read()
+            except Exception:
+                data = b""
+            _discard(response)
+            raise error_from_response(response.status, data, self.method, self.url())
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from response.stream(4096)
+            except urllib3.exceptions.HTTPError as err:
+                raise TransportError(f"{self.method} {self.url()}: {type(err).__name__}: {err}") from err
+            finally:
+                _discard(response)
+
+        return chunks()
 
     def watch(self) -> StreamWatcher:
         """Open a watch: a 200 answer becomes a :class:`~.watch.StreamWatcher`.
