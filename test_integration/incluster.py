@@ -44,9 +44,13 @@ from localcluster.node import local_images  # noqa: E402
 
 CHART = ROOT / "manifests" / "helm" / "bitcoin-controller"
 HELM = ROOT / ".local-cluster" / "bin" / "helm"
-NAMESPACE = "bitcoin-controller"
-RELEASE = "bitcoin-controller"
-SELECTOR = "app.kubernetes.io/instance=bitcoin-controller,app.kubernetes.io/component=controller"
+# Not the names manifests/ uses (the session also applies manifests/rbac.yaml for the
+# controller processes of other tests, and Helm will not adopt objects it did not create).
+NAMESPACE = "bitcoin-controller-it"
+RELEASE = "it"
+DEPLOYMENT = f"{RELEASE}-bitcoin-controller"
+LEASE = "bitcoin-controller"  # the chart's leaderElection.id
+SELECTOR = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=controller"
 
 
 def credential_secret_names() -> list[str]:
@@ -137,7 +141,7 @@ class ControllerPod:
 
     def leader(self) -> str:
         """The Pod holding the Lease (the only one that reconciles)."""
-        lease = self.client.coordination_v1().leases(NAMESPACE).get(RELEASE)
+        lease = self.client.coordination_v1().leases(NAMESPACE).get(LEASE)
         holder = lease["spec"].get("holderIdentity") or ""
         for pod in self.pods():
             if holder.startswith(pod["metadata"]["name"]):
@@ -161,7 +165,7 @@ class ControllerPod:
 
     def _scale(self, replicas: int) -> None:
         self.rest.patch("application/merge-patch+json").abs_path(
-            f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{RELEASE}/scale"
+            f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{DEPLOYMENT}/scale"
         ).body({"spec": {"replicas": replicas}}).do()
 
     def wait_ready(self, timeout: float = 120) -> None:
