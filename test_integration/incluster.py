@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -38,9 +37,6 @@ from bitcoin_controller.clientgo.rest import RESTClient
 from bitcoin_controller.clientgo.tools.clientcmd import build_config_from_kubeconfig
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from localcluster.node import local_images  # noqa: E402
 
 CHART = ROOT / "manifests" / "helm" / "bitcoin-controller"
 HELM = ROOT / ".local-cluster" / "bin" / "helm"
@@ -64,8 +60,8 @@ def credential_secret_names() -> list[str]:
     return ["bitcoin-default-secret"]
 
 
-def helm_values(replicas: int, resync_period: str) -> list[str]:
-    repo, _, tag = local_images()["controller"].rpartition(":")
+def helm_values(images: dict[str, str], replicas: int, resync_period: str) -> list[str]:
+    repo, _, tag = images["controller"].rpartition(":")
     values = {
         "image.registry": "",
         "image.repository": repo,
@@ -74,7 +70,7 @@ def helm_values(replicas: int, resync_period: str) -> list[str]:
         "replicaCount": str(replicas),
         "resyncPeriod": resync_period,
         "logFormat": "json",
-        "defaultImages.btcd": local_images()["btcd"],
+        "defaultImages.btcd": images["btcd"],
         "terminationGracePeriodSeconds": "30",
     }
     args: list[str] = []
@@ -109,8 +105,10 @@ def helm(kubeconfig: str, *args: str, timeout: float = 180) -> subprocess.Comple
 class ControllerPod:
     """The controller Deployment of the chart's release; see the module docstring."""
 
-    def __init__(self, kubeconfig: str, log_path: Path, *, replicas: int = 1, resync_period: str = "5s") -> None:
+    def __init__(self, kubeconfig: str, log_path: Path, images: dict[str, str], *, replicas: int = 1,
+                 resync_period: str = "5s") -> None:
         self.kubeconfig = kubeconfig
+        self.images = images
         self.log_path = Path(log_path)
         self.replicas = replicas
         self.resync_period = resync_period
@@ -157,7 +155,7 @@ class ControllerPod:
             self._scale(self.replicas)
         else:
             helm(self.kubeconfig, "upgrade", "--install", RELEASE, str(CHART), "-n", NAMESPACE,
-                 *helm_values(self.replicas, self.resync_period))
+                 *helm_values(self.images, self.replicas, self.resync_period))
             self.installed = True
         if wait_ready:
             self.wait_ready(timeout)

@@ -86,9 +86,7 @@ def _wait_no_other_namespace_terminating(client: Clientset, mine: str, *, daemon
 @pytest.fixture(scope="module")
 def other_btcd_image(cluster) -> str:
     if cluster.local is not None and cluster.local.backend == "node":
-        from localcluster.node import local_images
-
-        cluster.local.tag_image(local_images()["btcd"], OTHER_BTCD_IMAGE)
+        cluster.local.tag_image(cluster.local.images["btcd"], OTHER_BTCD_IMAGE)
     return OTHER_BTCD_IMAGE
 
 

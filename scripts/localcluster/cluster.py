@@ -381,6 +381,18 @@ class LocalCluster:
         return realnode.layout(self.config["pod_net"])
 
     @property
+    def images(self) -> dict[str, str]:
+        """controller/btcd/pause -> the ref imported into this cluster's containerd by ``up``
+        (the controller's tag follows the commit it was built from, so ask the cluster)."""
+        index = self.base / "images" / "images.json"
+        try:
+            entries = json.loads(index.read_text())
+        except (OSError, ValueError):
+            return realnode.local_images(self.root)
+        names = {"bitcoin-controller": "controller"}
+        return {names.get(name, name): entry["ref"] for name, entry in entries.items()}
+
+    @property
     def containerd_address(self) -> str:
         return realnode.containerd_address(self.base)
 
