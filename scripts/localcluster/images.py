@@ -22,6 +22,7 @@ inputs are rebuilt. Standard library only.
 
 from __future__ import annotations
 
+import base64
 import configparser
 import hashlib
 import json
@@ -41,7 +42,10 @@ from . import oci
 
 REGISTRY = "localhost/bitcoin-controller"
 PAUSE_VERSION = "1.0"
-# Bumped when a recipe below changes in a way the hashed inputs do not show.
+# Bumped when a recipe below changes in a way the hashed inputs do not show
+# (one for the Debian root, one for the Python layers, one for the rest).
+DEBIAN_RECIPE = "1"
+PYTHON_RECIPE = "2"
 RECIPE_VERSION = "1"
 
 UID = GID = 10001
@@ -279,7 +283,7 @@ class Builder:
     def debian_layer(self) -> tuple[oci.Blob, dict]:
         inputs = {"suite": DEBIAN_SUITE, "variant": DEBIAN_VARIANT, "packages": sorted(DEBIAN_PACKAGES),
                   "mirrors": DEBIAN_MIRRORS, "dpkg": DPKG_OPTS, "hook": DEBIAN_HOOK, "arch": self.arch,
-                  "recipe": RECIPE_VERSION}
+                  "recipe": DEBIAN_RECIPE}
 
         def make(work: Path) -> tuple[oci.Layer, dict]:
             ensure_packages({"mmdebstrap": "mmdebstrap"}, self.log)
@@ -339,14 +343,30 @@ class Builder:
         """pip --target writes console scripts with this machine's interpreter; point
         them at the venv's, as a venv install would."""
         bindir = target / "bin"
-        if not bindir.is_dir():
-            return
-        for script in sorted(bindir.iterdir()):
-            data = script.read_bytes()
-            if data.startswith(b"#!"):
-                data = b"#!" + f"{VENV}/bin/python".encode() + data[data.index(b"\n"):]
-            layer.file(f"{VENV}/bin/{script.name}", data, mode=0o755)
-        shutil.rmtree(bindir)
+        scripts: dict[str, bytes] = {}
+        if bindir.is_dir():
+            for script in sorted(bindir.iterdir()):
+                data = script.read_bytes()
+                if data.startswith(b"#!"):
+                    data = b"#!" + f"{VENV}/bin/python".encode() + data[data.index(b"\n"):]
+                scripts[script.name] = data
+                layer.file(f"{VENV}/bin/{script.name}", data, mode=0o755)
+            shutil.rmtree(bindir)
+        # Keep each RECORD true for the venv layout (scripts in /opt/venv/bin, new
+        # hashes), and drop direct_url.json: it names this build's temporary wheel path.
+        for record in sorted(target.glob("*.dist-info/RECORD")):
+            lines = []
+            for line in record.read_text().splitlines():
+                path = line.rsplit(",", 2)[0]
+                name = path.rsplit("/", 1)[-1]
+                if path.endswith("/direct_url.json"):
+                    (target / path).unlink(missing_ok=True)
+                    continue
+                if path.startswith("../") and path.split("/")[-2] == "bin" and name in scripts:
+                    digest = base64.urlsafe_b64encode(hashlib.sha256(scripts[name]).digest()).rstrip(b"=").decode()
+                    line = f"../../../bin/{name},sha256={digest},{len(scripts[name])}"
+                lines.append(line)
+            record.write_text("\n".join(lines) + "\n")
 
     def requirements(self) -> list[str]:
         cfg = configparser.ConfigParser()
@@ -355,7 +375,7 @@ class Builder:
 
     def deps_layer(self, python: dict) -> tuple[oci.Blob, dict]:
         reqs = self.requirements()
-        inputs = {"requirements": reqs, "python": python, "platform": self._platform_args(), "recipe": RECIPE_VERSION}
+        inputs = {"requirements": reqs, "python": python, "platform": self._platform_args(), "recipe": PYTHON_RECIPE}
 
         def make(work: Path) -> tuple[oci.Layer, dict]:
             target = work / "site"
@@ -390,7 +410,7 @@ class Builder:
 
     def app_layer(self, python: dict) -> tuple[oci.Blob, dict]:
         sources = self.app_sources()
-        inputs = {"sources": _hash_files(self.root, sources), "python": python, "recipe": RECIPE_VERSION}
+        inputs = {"sources": _hash_files(self.root, sources), "python": python, "recipe": PYTHON_RECIPE}
 
         def make(work: Path) -> tuple[oci.Layer, dict]:
             ctx = work / "context"
