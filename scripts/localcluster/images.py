@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import configparser
+import fcntl
 import hashlib
 import json
 import os
@@ -205,6 +206,24 @@ def _hash_files(root: Path, paths: list[Path]) -> str:
     return h.hexdigest()[:32]
 
 
+def _remove_work_dir(work: Path, mounts_file: str = "/proc/self/mounts") -> bool:
+    """Remove a build directory, unless something is still mounted inside it (an
+    interrupted mmdebstrap can leave /proc or /dev mounts in its root): deleting
+    through those would reach the host's files."""
+    prefix = str(work.resolve()) + "/"
+    try:
+        with open(mounts_file) as f:
+            mounts = [line.split()[1] for line in f]
+    except OSError:
+        mounts = []
+    busy = [m for m in mounts if m.startswith(prefix)]
+    if busy:
+        print(f"build-images: not removing {work}: still mounted there: {', '.join(busy)}", file=sys.stderr)
+        return False
+    shutil.rmtree(work, ignore_errors=True)
+    return True
+
+
 @dataclass
 class Built:
     name: str
@@ -217,12 +236,13 @@ class Builder:
     """Builds the images into ``out`` (archives + images.json), caching in ``cache``."""
 
     def __init__(self, root: Path, out: Path, cache: Path, log: Callable[[str], None] = print,
-                 revision: str | None = None, compress_level: int = 6) -> None:
+                 revision: str | None = None, compress_level: int = 6, rebuild: bool = False) -> None:
         self.root = Path(root)
         self.out = Path(out)
         self.cache = Path(cache)
         self.log = log
         self.level = compress_level
+        self.rebuild = rebuild  # ignore cached layers (e.g. to pick up Debian/PyPI updates)
         self.arch = arch()
         self.revision = revision if revision is not None else self._git_revision()
 
@@ -255,27 +275,31 @@ class Builder:
         self, kind: str, key: str, make: Callable[[Path], tuple[oci.Layer, dict]]
     ) -> tuple[oci.Blob, dict]:
         """The layer ``kind`` for inputs ``key``: from the cache, or made by ``make(tmpdir)``
-        (which returns the layer and metadata to keep) and then cached."""
+        (which returns the layer and metadata to keep) and then cached. A lock per layer
+        makes a concurrent build wait and then find it cached instead of redoing it."""
         d = self.cache / "layers" / f"{kind}-{key}"
         meta_path = d / "meta.json"
-        if meta_path.exists():
-            meta = json.loads(meta_path.read_text())
-            return oci.Blob.from_json(d / "layer.tar.gz", meta["blob"]), meta
-        t0 = time.monotonic()
         d.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=d.parent))
-        try:
-            layer, meta = make(work)
-            tmp_out = work / "layer.tar.gz"
-            blob = oci.write_layer(layer, tmp_out, compress=True, level=self.level)
-            final = d / "layer.tar.gz"
-            d.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp_out, final)
-            blob = oci.Blob(final, blob.digest, blob.diff_id, blob.size, blob.media_type)
-            meta = {**meta, "blob": blob.to_json(), "key": key}
-            meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        with open(d.parent / f".lock-{kind}-{key}", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if meta_path.exists() and not self.rebuild:
+                meta = json.loads(meta_path.read_text())
+                return oci.Blob.from_json(d / "layer.tar.gz", meta["blob"]), meta
+            t0 = time.monotonic()
+            work = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=d.parent))
+            try:
+                layer, meta = make(work)
+                tmp_out = work / "layer.tar.gz"
+                blob = oci.write_layer(layer, tmp_out, compress=True, level=self.level)
+                final = d / "layer.tar.gz"
+                d.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp_out, final)
+                blob = oci.Blob(final, blob.digest, blob.diff_id, blob.size, blob.media_type)
+                meta = {**meta, "blob": blob.to_json(), "key": key}
+                (work / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+                os.replace(work / "meta.json", meta_path)
+            finally:
+                _remove_work_dir(work)
         self.log(f"  {kind} layer built in {time.monotonic() - t0:.1f}s ({blob.size / 1e6:.1f} MB)")
         return blob, meta
 
