@@ -210,13 +210,14 @@ class ControllerPod:
         return bool(items)
 
     def kill(self) -> int | None:
-        """Delete the leader's Pod with no grace period (the kubelet SIGKILLs it)."""
+        """Delete the leader's Pod with no grace period (the kubelet SIGKILLs it); returns
+        -9 like a process killed by SIGKILL. Its ReplicaSet starts a replacement."""
         name = self.leader() if self.replicas > 1 else self.pods()[0]["metadata"]["name"]
         self.logs()
         self.rest.delete().abs_path(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}").body(
             {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}
         ).do()
-        return 137
+        return -9
 
     def restart(self, wait_ready: bool = True, timeout: float = 120) -> ControllerPod:
         self.stop()
