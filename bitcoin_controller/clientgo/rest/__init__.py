@@ -16,7 +16,9 @@ from .body import delete_options, encode_json
 from .client import (
     DEFAULT_WATCH_TIMEOUT,
     Request,
+    RequestCanceledError,
     RESTClient,
+    cancel_on,
     error_from_response,
     random_watch_timeout,
 )
@@ -47,6 +49,8 @@ __all__ = [
     "SERVICE_ACCOUNT_CA_FILE",
     "RESTClient",
     "Request",
+    "RequestCanceledError",
+    "cancel_on",
     "error_from_response",
     "random_watch_timeout",
     "DEFAULT_WATCH_TIMEOUT",
