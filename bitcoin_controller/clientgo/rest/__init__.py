@@ -12,7 +12,7 @@ is built on this package; use it directly only for requests the clientset
 does not offer.
 """
 
-from .body import delete_options, encode_json
+from .body import RequestConstructionError, delete_options, encode_json
 from .client import (
     DEFAULT_WATCH_TIMEOUT,
     Request,
@@ -60,5 +60,6 @@ __all__ = [
     "pool_manager_for",
     "TokenBucketRateLimiter",
     "encode_json",
+    "RequestConstructionError",
     "delete_options",
 ]
