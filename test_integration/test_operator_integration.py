@@ -573,8 +573,11 @@ def test_service_account_cannot_create_or_read_a_token_secret_integration(operat
     assert tls_secret["type"] == "kubernetes.io/tls"  # created by the controller, as itself
 
     def secret(namespace: str, name: str, type_: str, **meta: Any) -> dict[str, Any]:
-        return {"apiVersion": "v1", "kind": "Secret", "type": type_,
-                "metadata": {"name": name, "namespace": namespace, **meta}}
+        obj = {"apiVersion": "v1", "kind": "Secret", "type": type_,
+               "metadata": {"name": name, "namespace": namespace, **meta}}
+        if type_ == "kubernetes.io/tls":  # else the API server's validation refuses it first
+            obj["data"] = {"tls.crt": base64.b64encode(b"x").decode(), "tls.key": base64.b64encode(b"x").decode()}
+        return obj
 
     token_annotation = {"kubernetes.io/service-account.name": "default"}
     for namespace in (ns, "kube-system"):
