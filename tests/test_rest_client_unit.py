@@ -297,6 +297,31 @@ def test_reflector_stops_promptly_during_a_retry_after_wait_unit(server):
                              for t in threading.enumerate()), "the LIST thread to end")
 
 
+def test_reflector_stops_promptly_while_a_watch_open_waits_out_retry_after_unit(server):
+    # The LIST works, the WATCH is shed with a long Retry-After: the wait
+    # happens in the reflector's own thread and must end with its stop event.
+    clock = FakeClock()
+    pods_path = "/api/v1/namespaces/ns1/pods"
+    listing = {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "5"}, "items": []}
+    busy = Reply(503, status(503, "ServiceUnavailable", "later"), {"Retry-After": "3600"})
+
+    def route(handler, rec):
+        handler.reply(busy if rec.query.get("watch") == "true" else Reply(200, listing))
+
+    server.route("GET", pods_path, route)
+    cs = Clientset(Config(host=server.url), clock=clock)
+    reflector = Reflector("retry-after-watch", new_list_watch_from_client(cs, "pods", "ns1"),
+                          None, new_store(meta_namespace_key_func), clock=clock)
+    stop = threading.Event()
+    thread = threading.Thread(target=reflector.run, args=(stop,), daemon=True)
+    thread.start()
+    wait_for(lambda: any(r.query.get("watch") == "true" for r in server.requests) and clock.has_waiters(),
+             "the Retry-After wait of the WATCH")
+    stop.set()
+    thread.join(5.0)
+    assert not thread.is_alive()
+
+
 # -- watch ------------------------------------------------------------------------
 
 WATCH_PATH = "/api/v1/namespaces/ns1/pods"
