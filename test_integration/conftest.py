@@ -19,6 +19,7 @@ Fixtures:
   ``local`` (the ``LocalCluster`` object for the local backend, else None).
 * ``kubeconfig`` (session): the kubeconfig path.
 * ``local_cluster`` (session): the ``LocalCluster``; skips the test on other backends.
+* ``kwok_cluster`` (session): the same, only on its kwok backend (pod runner specifics).
   It offers ``restart_apiserver()``, ``stop_apiserver()``/``start_apiserver()``,
   ``compact_etcd()``, ``etcd_revision()``, ``kube()`` and the paths of logs/state.
 * ``k8s_api`` (session): a ``kubernetes.client.ApiClient`` for the cluster.
@@ -131,6 +132,15 @@ def local_cluster(cluster: ClusterInfo) -> LocalCluster:
     if cluster.local is None:
         pytest.skip(f"needs the local cluster backend (running on {cluster.backend})")
     return cluster.local
+
+
+@pytest.fixture(scope="session")
+def kwok_cluster(local_cluster: LocalCluster) -> LocalCluster:
+    """The local cluster on its kwok backend (the pod runner's processes, logs and
+    per-pod directories); skips on the real node, whose pods are containers."""
+    if local_cluster.backend != "kwok":
+        pytest.skip("tests the kwok backend's pod runner (the real node runs containers)")
+    return local_cluster
 
 
 @pytest.fixture(scope="session")

@@ -649,7 +649,7 @@ def controller(
     if runs_in_cluster(cluster):
         from incluster import ControllerPod
 
-        pod = ControllerPod(crd_and_rbac, log_path)
+        pod = ControllerPod(crd_and_rbac, log_path, cluster.local.images)
         pod.start()
         try:
             yield pod  # type: ignore[misc]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -38,15 +37,16 @@ from bitcoin_controller.clientgo.rest import RESTClient
 from bitcoin_controller.clientgo.tools.clientcmd import build_config_from_kubeconfig
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from localcluster.node import local_images  # noqa: E402
 
 CHART = ROOT / "manifests" / "helm" / "bitcoin-controller"
 HELM = ROOT / ".local-cluster" / "bin" / "helm"
-NAMESPACE = "bitcoin-controller"
-RELEASE = "bitcoin-controller"
-SELECTOR = "app.kubernetes.io/instance=bitcoin-controller,app.kubernetes.io/component=controller"
+# Not the names manifests/ uses (the session also applies manifests/rbac.yaml for the
+# controller processes of other tests, and Helm will not adopt objects it did not create).
+NAMESPACE = "bitcoin-controller-it"
+RELEASE = "it"
+DEPLOYMENT = f"{RELEASE}-bitcoin-controller"
+LEASE = "bitcoin-controller"  # the chart's leaderElection.id
+SELECTOR = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=controller"
 
 
 def credential_secret_names() -> list[str]:
@@ -60,8 +60,8 @@ def credential_secret_names() -> list[str]:
     return ["bitcoin-default-secret"]
 
 
-def helm_values(replicas: int, resync_period: str) -> list[str]:
-    repo, _, tag = local_images()["controller"].rpartition(":")
+def helm_values(images: dict[str, str], replicas: int, resync_period: str) -> list[str]:
+    repo, _, tag = images["controller"].rpartition(":")
     values = {
         "image.registry": "",
         "image.repository": repo,
@@ -70,7 +70,7 @@ def helm_values(replicas: int, resync_period: str) -> list[str]:
         "replicaCount": str(replicas),
         "resyncPeriod": resync_period,
         "logFormat": "json",
-        "defaultImages.btcd": local_images()["btcd"],
+        "defaultImages.btcd": images["btcd"],
         "terminationGracePeriodSeconds": "30",
     }
     args: list[str] = []
@@ -105,8 +105,10 @@ def helm(kubeconfig: str, *args: str, timeout: float = 180) -> subprocess.Comple
 class ControllerPod:
     """The controller Deployment of the chart's release; see the module docstring."""
 
-    def __init__(self, kubeconfig: str, log_path: Path, *, replicas: int = 1, resync_period: str = "5s") -> None:
+    def __init__(self, kubeconfig: str, log_path: Path, images: dict[str, str], *, replicas: int = 1,
+                 resync_period: str = "5s") -> None:
         self.kubeconfig = kubeconfig
+        self.images = images
         self.log_path = Path(log_path)
         self.replicas = replicas
         self.resync_period = resync_period
@@ -137,7 +139,7 @@ class ControllerPod:
 
     def leader(self) -> str:
         """The Pod holding the Lease (the only one that reconciles)."""
-        lease = self.client.coordination_v1().leases(NAMESPACE).get(RELEASE)
+        lease = self.client.coordination_v1().leases(NAMESPACE).get(LEASE)
         holder = lease["spec"].get("holderIdentity") or ""
         for pod in self.pods():
             if holder.startswith(pod["metadata"]["name"]):
@@ -153,7 +155,7 @@ class ControllerPod:
             self._scale(self.replicas)
         else:
             helm(self.kubeconfig, "upgrade", "--install", RELEASE, str(CHART), "-n", NAMESPACE,
-                 *helm_values(self.replicas, self.resync_period))
+                 *helm_values(self.images, self.replicas, self.resync_period))
             self.installed = True
         if wait_ready:
             self.wait_ready(timeout)
@@ -161,7 +163,7 @@ class ControllerPod:
 
     def _scale(self, replicas: int) -> None:
         self.rest.patch("application/merge-patch+json").abs_path(
-            f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{RELEASE}/scale"
+            f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{DEPLOYMENT}/scale"
         ).body({"spec": {"replicas": replicas}}).do()
 
     def wait_ready(self, timeout: float = 120) -> None:
@@ -208,13 +210,14 @@ class ControllerPod:
         return bool(items)
 
     def kill(self) -> int | None:
-        """Delete the leader's Pod with no grace period (the kubelet SIGKILLs it)."""
+        """Delete the leader's Pod with no grace period (the kubelet SIGKILLs it); returns
+        -9 like a process killed by SIGKILL. Its ReplicaSet starts a replacement."""
         name = self.leader() if self.replicas > 1 else self.pods()[0]["metadata"]["name"]
         self.logs()
         self.rest.delete().abs_path(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}").body(
             {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}
         ).do()
-        return 137
+        return -9
 
     def restart(self, wait_ready: bool = True, timeout: float = 120) -> ControllerPod:
         self.stop()

@@ -34,7 +34,8 @@ pytestmark = pytest.mark.timeout(600)
 def release(crd_and_rbac: str, cluster, tmp_path_factory) -> Iterator[ControllerPod]:
     if not runs_in_cluster(cluster):
         pytest.skip("needs the real-node backend (the controller runs from its image)")
-    pod = ControllerPod(crd_and_rbac, tmp_path_factory.mktemp("incluster") / "controller.log", replicas=2)
+    pod = ControllerPod(crd_and_rbac, tmp_path_factory.mktemp("incluster") / "controller.log",
+                        cluster.local.images, replicas=2)
     pod.start(timeout=180)
     try:
         yield pod

@@ -148,10 +148,10 @@ def test_control_plane_up_integration(cluster, k8s_api, kubeconfig):
         assert readyz.stdout.strip() == "ok"
 
 
-def test_btcd_statefulset_integration(local_cluster, k8s_api, namespace):
+def test_btcd_statefulset_integration(kwok_cluster, k8s_api, namespace):
     core = client.CoreV1Api(k8s_api)
     apps = client.AppsV1Api(k8s_api)
-    pod_net = ipaddress.ip_network(local_cluster.pod_network)
+    pod_net = ipaddress.ip_network(kwok_cluster.pod_network)
     ips = [str(ip) for ip in pod_net.hosts()] + ["127.0.0.1"]
     cert, key = make_tls_pair(ips)
     create_secrets(core, namespace, cert, key)
@@ -228,13 +228,13 @@ def test_btcd_statefulset_integration(local_cluster, k8s_api, namespace):
         assert new_pid and new_pid != old_pid and pid_alive(new_pid)
         assert rpc.call(new.status.pod_ip, "getblockcount") == 0  # fresh emptyDir
 
-        log = local_cluster.log_dir / "pods" / f"{namespace}_{victim.metadata.name}_btcd.log"
+        log = kwok_cluster.log_dir / "pods" / f"{namespace}_{victim.metadata.name}_btcd.log"
         assert log.exists() and "starting" in log.read_text()
     finally:
         rpc.close()
 
 
-def test_missing_secret_blocks_container_integration(local_cluster, k8s_api, namespace):
+def test_missing_secret_blocks_container_integration(kwok_cluster, k8s_api, namespace):
     core = client.CoreV1Api(k8s_api)
     core.create_namespaced_pod(namespace, {
         "metadata": {"name": "needs-secret"},
@@ -279,7 +279,7 @@ def test_missing_secret_blocks_container_integration(local_cluster, k8s_api, nam
     wait_for(lambda: not pid_alive(pid), 30, "the container process to stop")
 
 
-def test_unknown_image_reported_integration(local_cluster, k8s_api, namespace):
+def test_unknown_image_reported_integration(kwok_cluster, k8s_api, namespace):
     core = client.CoreV1Api(k8s_api)
     core.create_namespaced_pod(namespace, {
         "metadata": {"name": "unknown-image"},
@@ -292,10 +292,10 @@ def test_unknown_image_reported_integration(local_cluster, k8s_api, namespace):
         return cs and cs.state.waiting and cs.state.waiting.reason
 
     wait_for(lambda: reason() == "ErrImagePull", 60, "ErrImagePull for an unknown image")
-    assert local_cluster.component_running("pod-runner")
+    assert kwok_cluster.component_running("pod-runner")
 
 
-def test_readiness_follows_probe_integration(local_cluster, k8s_api, namespace):
+def test_readiness_follows_probe_integration(kwok_cluster, k8s_api, namespace):
     """An exec readiness probe decides Ready; kwok does not override it."""
     core = client.CoreV1Api(k8s_api)
     core.create_namespaced_pod(namespace, {
@@ -322,7 +322,7 @@ def test_readiness_follows_probe_integration(local_cluster, k8s_api, namespace):
 
     phase, ready, p = wait_for(lambda: status()[0] == "Running" and status(), 60, "Running")
     assert not ready
-    scratch = next(local_cluster.pods_dir.glob(f"{namespace}_probe_{p.metadata.uid}"))
+    scratch = next(kwok_cluster.pods_dir.glob(f"{namespace}_probe_{p.metadata.uid}"))
     (scratch / "volumes" / "scratch" / "ready").write_text("ok")
     wait_for(lambda: status()[1], 30, "Ready after the probe passes")
     (scratch / "volumes" / "scratch" / "ready").unlink()

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from localcluster import LocalCluster, host  # noqa: E402
-from localcluster.node import local_images, missing_prerequisites  # noqa: E402
+from localcluster.node import missing_prerequisites  # noqa: E402
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -36,7 +36,7 @@ def test_real_node_down_restores_the_host_integration(tmp_path: Path) -> None:
         kube = cluster.kube()
         kube.post("/api/v1/namespaces/default/pods", {
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe"},
-            "spec": {"containers": [{"name": "c", "image": local_images()["btcd"], "imagePullPolicy": "Never",
+            "spec": {"containers": [{"name": "c", "image": cluster.images["btcd"], "imagePullPolicy": "Never",
                                      "args": ["--regtest", "--datadir=/data/chain", "--logdir=/data/logs",
                                               "--rpcuser=u", "--rpcpass=p", "--notls", "--rpclisten=127.0.0.1"]}],
                      "securityContext": {"runAsUser": 10001}},

@@ -129,3 +129,58 @@ class _Session:
 
 def unreachable(ip: str) -> Exception:
     return RPCConnectionError(f"cannot connect to {ip}:18443: connection refused")
+
+
+class FakeRPCTransport:
+    """The HTTP layer of :class:`~bitcoin_controller.bitcoin.client.BitcoinClient` over a
+    :class:`FakeBitcoinNetwork`, for code that makes raw JSON-RPC calls (the CLI).
+
+    Requests are answered from the node whose IP is the URL's host: a failing
+    node raises its ``fail`` exception, wrong basic-auth credentials get 401,
+    unknown methods the JSON-RPC error -32601.  Mining on one node raises the
+    height of every node not listed in ``lagging``, as a connected network
+    would relay the blocks.
+    """
+
+    def __init__(self, net: FakeBitcoinNetwork, user: str, password: str) -> None:
+        self.net = net
+        self.user = user
+        self.password = password
+        self.lagging: set[str] = set()
+        self.requests: list[tuple[str, str, dict]] = []
+
+    def request(self, method, url, body, headers, timeout, tls=None, total_timeout=None, max_reply_bytes=None):
+        import base64
+        import json
+        from urllib.parse import urlsplit
+
+        ip = urlsplit(url).hostname
+        call = json.loads(body)
+        self.requests.append((ip, call["method"], headers))
+        node = self.net.nodes.get(ip)
+        if node is None:
+            raise unreachable(ip)
+        if node.fail is not None:
+            raise node.fail
+        expected = "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        if headers.get("Authorization") != expected:
+            return 401, b""
+        method_name, params = call["method"], call["params"]
+        if method_name == "getblockchaininfo":
+            result = {"chain": "regtest", "blocks": node.blocks, "headers": node.blocks,
+                      "bestblockhash": node.best_block_hash}
+        elif method_name == "getblockcount":
+            result = node.blocks
+        elif method_name in ("generate", "generatetoaddress"):
+            result = []
+            for _ in range(params[0]):
+                node.blocks += 1
+                node.best_block_hash = f"{node.blocks:064x}"
+                result.append(node.best_block_hash)
+            for other in self.net.nodes.values():
+                if other is not node and other.ip not in self.lagging and other.fail is None:
+                    other.blocks, other.best_block_hash = node.blocks, node.best_block_hash
+        else:
+            reply = {"result": None, "error": {"code": -32601, "message": "Method not found"}, "id": call["id"]}
+            return 404, json.dumps(reply).encode()
+        return 200, json.dumps({"result": result, "error": None, "id": call["id"]}).encode()

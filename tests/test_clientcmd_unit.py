@@ -148,3 +148,76 @@ def test_in_cluster_config_reads_service_account_files_unit(tmp_path):
     assert v6.host == "https://[fd00::1]:443"
     with pytest.raises(NotInClusterError):
         in_cluster_config(environ={}, token_file=str(token), ca_file=str(ca))
+
+
+# -- KUBECONFIG with several files, merged as kubectl merges them ---------------------------------
+
+
+def _doc(current=None, clusters=(), users=(), contexts=()):
+    doc: dict = {"apiVersion": "v1", "kind": "Config",
+                 "clusters": [{"name": n, "cluster": c} for n, c in clusters],
+                 "users": [{"name": n, "user": u} for n, u in users],
+                 "contexts": [{"name": n, "context": c} for n, c in contexts]}
+    if current is not None:
+        doc["current-context"] = current
+    return doc
+
+
+def test_kubeconfig_list_merges_by_kubectls_rules_unit(tmp_path):
+    a, b, empty = tmp_path / "a", tmp_path / "b", tmp_path / "empty"
+    a.write_text(yaml.safe_dump(_doc(current="ctx-a", clusters=[("shared", {"server": "https://from-a:6443"})],
+                                     users=[("u", {"token": "tok-a"})])))
+    b.write_text(yaml.safe_dump(_doc(current="ctx-b",
+                                     clusters=[("shared", {"server": "https://from-b:6443"}),
+                                               ("only-b", {"server": "https://only-b:6443"})],
+                                     users=[("u", {"token": "tok-b"})],
+                                     contexts=[("ctx-a", {"cluster": "shared", "user": "u", "namespace": "btc"}),
+                                               ("ctx-b", {"cluster": "only-b", "user": "u"})])))
+    empty.write_text("")
+    env = {"KUBECONFIG": f"{tmp_path / 'absent'}:{empty}:{a}:{b}"}
+    merged = clientcmd.load_kubeconfig(environ=env)
+    # current-context: the first file that sets one (the kubernetes package would take the last).
+    assert merged.current_context == "ctx-a"
+    assert merged.namespace() == "btc" and merged.namespace("ctx-b") == "default"
+    cfg = clientcmd.config_from_kubeconfig(merged)
+    # A name defined in several files: the first definition wins, for clusters and users alike.
+    assert (cfg.host, cfg.bearer_token) == ("https://from-a:6443", "tok-a")
+    assert clientcmd.config_from_kubeconfig(merged, "ctx-b").host == "https://only-b:6443"
+
+
+def test_relative_certificate_paths_resolve_against_their_own_file_unit(tmp_path):
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "ca.crt").write_text("CA")
+    first = tmp_path / "one" / "config"
+    second = tmp_path / "two" / "config"
+    first.write_text(yaml.safe_dump(_doc(current="c", contexts=[("c", {"cluster": "k", "user": "u"})],
+                                         users=[("u", {"token": "t"})])))
+    second.write_text(yaml.safe_dump(_doc(clusters=[("k", {"server": "https://k:6443",
+                                                           "certificate-authority": "ca.crt"})])))
+    cfg = clientcmd.build_config_from_kubeconfig(f"{first}:{second}")
+    assert cfg.ca_file == str(tmp_path / "two" / "ca.crt")
+
+
+@pytest.mark.parametrize(("content", "error", "text"), [
+    ("clusters: [\n  {name: c\n", clientcmd.KubeconfigInvalidError, "not valid YAML"),
+    ("- just\n- a list\n", clientcmd.KubeconfigInvalidError, "not a Config mapping"),
+    ("clusters: {c: 1}\n", clientcmd.KubeconfigInvalidError, "must be a list"),
+    (yaml.safe_dump(_doc(clusters=[("c", {"server": "https://c"})])), clientcmd.NoCurrentContextError,
+     "no current context"),
+    (yaml.safe_dump(_doc(current="gone")), clientcmd.ContextNotFoundError, 'context "gone" is not in'),
+    (yaml.safe_dump(_doc(current="x", contexts=[("x", {"cluster": "missing"})])),
+     clientcmd.KubeconfigInvalidError, 'cluster "missing", which is not defined'),
+])
+def test_kubeconfig_problems_have_their_own_error_types_unit(tmp_path, content, error, text):
+    path = tmp_path / "config"
+    path.write_text(content)
+    with pytest.raises(error, match=text):
+        clientcmd.config_from_kubeconfig(clientcmd.load_kubeconfig(str(path)))
+
+
+def test_explicit_kubeconfig_must_exist_but_listed_ones_may_not_unit(tmp_path):
+    with pytest.raises(clientcmd.KubeconfigNotFoundError, match="does not exist"):
+        clientcmd.load_kubeconfig(str(tmp_path / "absent"))
+    with pytest.raises(clientcmd.KubeconfigNotFoundError, match="no kubeconfig file found"):
+        clientcmd.load_kubeconfig(environ={"KUBECONFIG": f"{tmp_path / 'x'}:{tmp_path / 'y'}"})

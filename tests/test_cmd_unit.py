@@ -10,8 +10,17 @@ import urllib.request
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from bitcoin_controller.cmd.network import converged, render_status
+from bitcoin_controller.cmd.network import (
+    SUBCOMMANDS,
+    complete,
+    converged,
+    plugin_complete_main,
+    render_list,
+    render_status,
+)
+from bitcoin_controller.cmd.network import main as network_main
 from bitcoin_controller.cmd.options import parse_duration, parse_options
+from bitcoin_controller.cmd.printers import dump_yaml
 from bitcoin_controller.cmd.servers import HTTPEndpoints, parse_bind_address
 from bitcoin_controller.logs import REDACTED, configure_logging
 
@@ -182,3 +191,111 @@ def test_leader_election_timings_are_flags_and_validated_unit(capsys):
     with pytest.raises(SystemExit):
         parse_options(["--leader-elect", "--leader-elect-renew-deadline", "20s"], environ={})
     assert "lease duration > renew deadline" in capsys.readouterr().err
+
+
+# -- network CLI: output formats, listing, completion -------------------------------------------
+
+
+def test_status_wide_adds_rpc_endpoint_with_ipv6_in_brackets_unit():
+    v6 = json.loads(json.dumps(NETWORK))
+    v6["status"]["nodes"][0]["ip"] = "fd00::1"
+    text = render_status(v6, wide=True)
+    assert "[fd00::1]:18334" in text and "127.0.100.2:18334" in text
+    assert "RPC" in text.splitlines()[2] and "RPC" not in render_status(v6).splitlines()[2]
+
+
+def test_status_list_table_like_kubectl_get_unit():
+    other = json.loads(json.dumps(NETWORK))
+    other["metadata"].update(name="b", namespace="btc")
+    lines = render_list([NETWORK, other], all_namespaces=True).splitlines()
+    assert lines[0].split() == ["NAMESPACE", "NAME", "IMPLEMENTATION", "NODES", "READY", "HEIGHT"]
+    assert lines[2].split() == ["btc", "b", "btcd", "2", "2/2", "101"]
+    assert render_list([NETWORK], all_namespaces=False, wide=True).splitlines()[0].split()[-2:] == [
+        "CONNECTED", "SYNCED"]
+
+
+YAML_SAMPLES = [
+    NETWORK,
+    {"s": ["yes", "No", "1e3", "0x1f", "", " lead", "a: b", "#c", "-x", "~", "null", "2024-01-01", "ü", "x\n\n"]},
+    {"pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "nested": [[1, [2]], [], {}]},
+    {"numbers": [0, -1, 1.5, 1e-9, 2.5e20, 1e22, True, False, None]},
+    [],
+    {},
+]
+
+
+@pytest.mark.parametrize("data", YAML_SAMPLES)
+def test_yaml_emitter_reads_back_as_the_same_data_unit(data):
+    import yaml
+
+    assert yaml.safe_load(dump_yaml(data)) == data
+
+
+def test_yaml_emitter_writes_certificates_as_literal_blocks_unit():
+    text = dump_yaml({"rpcCertificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"})
+    assert text.splitlines() == ["rpcCertificate: |", "  -----BEGIN CERTIFICATE-----", "  MIIB",
+                                 "  -----END CERTIFICATE-----"]
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    ([""], list(SUBCOMMANDS)),
+    (["st"], ["status"]),
+    (["status", "-"], None),  # flags: checked below
+    (["status", "-o", ""], ["json", "yaml", "wide"]),
+    (["--kubeconfig", "x", "mine", "net-b"], ["net-b"]),
+    (["mine", ""], ["net-a", "net-b"]),
+    (["rpc", "net-a", ""], ["0", "1"]),
+    (["rpc", "net-a", "0", "getbl"], ["getblockchaininfo", "getblockcount", "getblockhash", "getblock"]),
+    (["completion", ""], ["bash", "zsh"]),
+    (["-n", ""], ["btc", "default"]),
+])
+def test_completion_candidates_unit(words, expected):
+    def lister(args, what):
+        return {"networks": ["net-a", "net-b"], "namespaces": ["btc", "default"],
+                "ordinals:net-a": ["0", "1"]}[what]
+
+    got = complete(words, environ={}, lister=lister)
+    if expected is None:
+        assert "--watch" in got and "--kubeconfig" in got and "--node" not in got
+    else:
+        assert sorted(got) == sorted(expected)
+
+
+def test_completion_never_fails_when_the_cluster_does_unit():
+    def lister(args, what):
+        raise ConnectionError("down")
+
+    assert complete(["mine", ""], environ={}, lister=lister) == []
+
+
+def test_plugin_completion_protocol_and_scripts_unit(capsys):
+    assert plugin_complete_main(["completion", ""]) == 0
+    assert capsys.readouterr().out.splitlines() == ["bash", "zsh", ":4"]
+    assert network_main(["completion", "bash"], prog="kubectl btcnet") == 0
+    script = capsys.readouterr().out
+    # For kubectl-btcnet, never for kubectl itself (kubectl completes "kubectl btcnet" on its own).
+    assert "complete -o default -F _kubectl_btcnet_complete kubectl-btcnet" in script
+    assert '"kubectl-btcnet" __complete' in script and "complete -F _kubectl_complete kubectl\n" not in script
+    assert network_main(["completion", "zsh"]) == 0
+    assert "compdef _bitcoin_controller_complete bitcoin-controller" in capsys.readouterr().out
+
+
+def test_root_completion_offers_network_then_delegates_unit(capsys):
+    from bitcoin_controller.cmd.main import main as root_main
+
+    assert root_main(["__complete", "ne"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["network", ":4"]
+    assert root_main(["__complete", "--kubeconfig", "k", "network", "lo"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["logs", ":4"]
+
+
+def test_setup_cfg_ships_the_kubectl_plugin_unit():
+    import configparser
+    import pathlib
+
+    cfg = configparser.ConfigParser()
+    cfg.read(pathlib.Path(__file__).resolve().parent.parent / "setup.cfg")
+    scripts = cfg["options.entry_points"]["console_scripts"]
+    # kubectl finds plugins as kubectl-<name> on PATH, and completes them with kubectl_complete-<name>.
+    assert "kubectl-btcnet = bitcoin_controller.cmd.network:plugin_main" in scripts
+    assert "kubectl_complete-btcnet = bitcoin_controller.cmd.network:plugin_complete_main" in scripts

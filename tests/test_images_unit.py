@@ -311,6 +311,21 @@ def test_cached_layer_is_made_once_per_key_unit(tmp_path):
     assert not calls[0].exists(), "the work directory is removed"
     builder._cached_layer("t", "k2", make)
     assert len(calls) == 2
+    builder.rebuild = True
+    builder._cached_layer("t", "k1", make)
+    assert len(calls) == 3, "--rebuild ignores the cache"
+
+
+def test_work_dir_with_a_mount_inside_is_not_removed_unit(tmp_path):
+    work = tmp_path / "work"
+    (work / "rootfs" / "proc").mkdir(parents=True)
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"proc {work.resolve()}/rootfs/proc proc rw 0 0\n/dev/vda / ext4 rw 0 0\n")
+    assert images._remove_work_dir(work, str(mounts)) is False
+    assert work.exists()
+    mounts.write_text("/dev/vda / ext4 rw 0 0\n")
+    assert images._remove_work_dir(work, str(mounts)) is True
+    assert not work.exists()
 
 
 def test_import_skips_images_containerd_already_holds_unit(tmp_path, monkeypatch):

@@ -8,7 +8,10 @@ With leader election the informers and workers only run while this replica
 holds the lease; a standby replica keeps no caches and is "ready" because
 standing by is its job.  Losing the lease while the process should still run
 means another replica may already be writing, so the process stops its work
-and exits non-zero for its Deployment to restart it.
+and exits with :data:`EXIT_LOST_LEASE` (3) for its Deployment to restart it.
+A crash of the work itself (an exception out of the controller) is reported
+as what it is: logged with its traceback, exit :data:`EXIT_CRASH` (1) --
+never disguised as a lost lease.
 
 SIGTERM/SIGINT set the stop event: the queue stops handing out work, syncs
 in flight get up to :data:`DRAIN_SECONDS` to finish, the lease is released so
@@ -22,6 +25,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -44,12 +48,14 @@ from ..logs import configure_logging
 from .options import Options
 from .servers import HTTPEndpoints
 
-__all__ = ["run", "DRAIN_SECONDS", "EXIT_LOST_LEASE"]
+__all__ = ["run", "preflight", "DRAIN_SECONDS", "EXIT_CRASH", "EXIT_LOST_LEASE", "STARTUP_API_WAIT"]
 
 log = structlog.get_logger("bitcoin_controller.cmd")
 
 #: How long in-flight syncs may take to finish after a stop signal.
 DRAIN_SECONDS = 20.0
+#: Exit code when the controller's work raised (with or without leader election).
+EXIT_CRASH = 1
 #: Exit code when the lease was lost while the process should still have run.
 EXIT_LOST_LEASE = 3
 _LEADER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -77,15 +83,21 @@ def _install_signal_handlers(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handle)
 
 
+def load_rest_config(opts: Options) -> Any:
+    """The API client configuration the flags ask for (kubeconfig or in-cluster, impersonation)."""
+    config = clientcmd.load_config(opts.kubeconfig)
+    if opts.impersonate:
+        config.impersonate_user = opts.impersonate
+    return config
+
+
 class Process:
     """The wired-up controller process (kept as an object so tests can drive it)."""
 
-    def __init__(self, opts: Options) -> None:
+    def __init__(self, opts: Options, config: Any = None) -> None:
         self.opts = opts
         self.identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
-        config = clientcmd.load_config(opts.kubeconfig)
-        if opts.impersonate:
-            config.impersonate_user = opts.impersonate
+        config = config if config is not None else load_rest_config(opts)
         self.clientset = Clientset(config)
         namespace = opts.namespace or None
         self.factory = SharedInformerFactory(self.clientset, opts.resync_period, namespace=namespace)
@@ -169,10 +181,16 @@ class Process:
         log.info("leader observed", leader=identity, me=identity == self.identity)
 
     def _stopped_leading(self) -> None:
-        if not self.stop.is_set():
+        if self.stop.is_set():
+            return
+        if self.elector is not None and self.elector.work_error is not None:
+            # The elector gave the lease up because our own work raised; run()
+            # reports the crash when the elector re-raises it.
+            log.error("controller failed while leading: stopping")
+        else:
             self.lost_lease = True
             log.error("leader lease lost: stopping work and exiting so no two replicas write")
-            self.stop.set()
+        self.stop.set()
 
     # -- running ------------------------------------------------------------------
     def run_controller(self, stop: threading.Event) -> None:
@@ -194,16 +212,23 @@ class Process:
         self.endpoints.start()
         log.info("bitcoin-controller starting", identity=self.identity, leader_elect=self.opts.leader_elect,
                  namespace=self.opts.namespace or "<all>", workers=self.opts.workers)
+        crashed = False
         try:
             if self.elector is not None:
                 self.elector.run(self.stop)
             else:
                 self.run_controller(self.stop)
+        except Exception:
+            crashed = True
+            log.exception("bitcoin-controller crashed")
         finally:
+            self.stop.set()  # whatever ended the run, nothing may keep working
             self.factory.shutdown()
             self.pod_factory.shutdown()
             self.broadcaster.shutdown()
             self.endpoints.stop()
+        if crashed:
+            return EXIT_CRASH
         if self.lost_lease:
             return EXIT_LOST_LEASE
         log.info("bitcoin-controller stopped")
@@ -224,9 +249,70 @@ def _register_process_metrics() -> None:
         pass  # already registered (a second Process in one interpreter, e.g. in tests)
 
 
-def run(opts: Options) -> int:
-    configure_logging(opts.log_format, opts.log_level)
+#: How long start-up waits for an unreachable API server before giving up
+#: (a pod may start while the API server restarts; after that, the
+#: Deployment's restart back-off takes over).
+STARTUP_API_WAIT = 30.0
+#: Pause between start-up checks while the API server is not answering.
+PREFLIGHT_RETRY_PAUSE = 2.0
+
+
+def preflight(
+    clientset: Clientset, server: str, namespace: str, wait: float = STARTUP_API_WAIT, impersonate: str = ""
+) -> None:
+    """Check, before starting informers, that the controller can do what they will do.
+
+    Without this a missing CRD, a wrong token or a missing RBAC rule shows up
+    only as reflector errors repeated in the log every few seconds, while
+    /readyz stays red; controller-runtime refuses to start in these cases
+    too.  One ``list`` (limit 1) per watched resource, in the watched
+    namespace: a 403 names the exact verb, resource and namespace to grant.
+    An unreachable API server (or a 5xx) is retried for up to ``wait`` seconds.
+    """
+    from ..apimachinery.metav1 import ListOptions
+    from ..clientgo.kubernetes import scheme
+    from .cli_errors import ApiTarget, CLIError, ExitCode, api_call
+
+    deadline = time.monotonic() + wait
+    pause = threading.Event()
+    for info in (scheme.BITCOIN_NETWORKS, scheme.STATEFUL_SETS, scheme.SERVICES, scheme.PODS):
+        client = clientset.resource(info, namespace)
+        while True:
+            try:
+                target = ApiTarget("list", info, namespace, impersonate=impersonate)
+                api_call(lambda c=client: c.list(ListOptions(limit=1)), target, server)
+                break
+            except CLIError as err:
+                # An API server that is starting (or restarting) refuses
+                # connections or answers 5xx for a moment; anything else will
+                # not heal by waiting.
+                transient = err.code == ExitCode.UNREACHABLE or (
+                    err.code == ExitCode.API_ERROR and getattr(err.original, "code", 0) >= 500)
+                if not transient or time.monotonic() >= deadline:
+                    raise
+                log.warning("API server not reachable yet, retrying", server=server)
+                pause.wait(PREFLIGHT_RETRY_PAUSE)
+
+
+def run(opts: Options, *, api_wait: float | None = None) -> int:
+    """Start the controller; a start-up failure is one ``error:`` line and an exit code
+    (see :class:`~.cli_errors.ExitCode`), with the traceback only for ``--debug``."""
+    from .cli_errors import run_cli
+
+    configure_logging(opts.log_format, "debug" if opts.debug else opts.log_level)
+    holder: list[Process] = []
+
+    def start() -> int:
+        config = load_rest_config(opts)
+        preflight(Clientset(config), config.host, opts.namespace,
+                  STARTUP_API_WAIT if api_wait is None else api_wait, opts.impersonate or "")
+        holder.append(Process(opts, config))
+        return 0
+
+    code = run_cli(start, debug=opts.debug)
+    if code:
+        return code
     _register_process_metrics()
-    process = Process(opts)
+    process = holder[0]
     _install_signal_handlers(process.stop)
     return process.run()

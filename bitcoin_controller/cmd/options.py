@@ -12,10 +12,11 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 from ..controller.implementations import BITCOIND, BTCD
 
-__all__ = ["ENV_PREFIX", "Options", "parse_duration", "build_parser", "parse_options"]
+__all__ = ["ENV_PREFIX", "Options", "OneLineErrorParser", "parse_duration", "build_parser", "parse_options"]
 
 ENV_PREFIX = "BITCOIN_CONTROLLER_"
 
@@ -83,6 +84,7 @@ class Options:
     rpc_call_timeout: float
     rpc_max_reply_bytes: int
     mesh_timeout: float
+    debug: bool = False
 
 
 # (flag, default, type, help). Defaults are written as a user would type them
@@ -121,6 +123,7 @@ _FLAGS: list[tuple[str, object, object, str]] = [
      "largest JSON-RPC reply accepted from a node, in bytes; a larger one fails that node's call"),
     ("--mesh-timeout", "30s", _positive_duration,
      "total time the RPC step of one network's sync may take; nodes still busy then count as failed"),
+    ("--debug", False, _bool, "print the traceback of a start-up failure (also: -v)"),
 ]
 
 
@@ -128,6 +131,18 @@ _CHOICES: dict[str, list[str]] = {
     "--log-format": ["json", "console", "auto"],
     "--log-level": ["debug", "info", "warning", "error"],
 }
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line naming what to do, exit code 2.
+
+    argparse prints the whole usage before the error; kubectl prints one
+    ``error:`` line and points at ``--help``, which is easier to read when
+    the usage runs to thirty flags.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -150,11 +165,12 @@ def _env_name(flag: str) -> str:
 
 def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     environ = os.environ if environ is None else environ
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="bitcoin-controller",
         description="Run the BitcoinNetwork controller. Every flag can also be set through the "
         f"environment variable named {ENV_PREFIX}<FLAG> (e.g. {_env_name('--resync-period')}).",
-        epilog="Operator commands: 'bitcoin-controller network --help' (status, rpc, mine).",
+        epilog="Operator commands: 'bitcoin-controller network --help' (status, rpc, mine, logs, completion). "
+        "Exit codes: docs/operations.md.",
         formatter_class=_HelpFormatter,
     )
     for flag, default, kind, help_text in _FLAGS:
@@ -180,6 +196,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         if choices:
             kwargs["choices"] = choices
         parser.add_argument(flag, **kwargs)
+    parser.add_argument("-v", dest="debug", action="store_const", const=True, help="same as --debug")
     return parser
 
 

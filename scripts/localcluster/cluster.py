@@ -381,6 +381,18 @@ class LocalCluster:
         return realnode.layout(self.config["pod_net"])
 
     @property
+    def images(self) -> dict[str, str]:
+        """controller/btcd/pause -> the ref imported into this cluster's containerd by ``up``
+        (the controller's tag follows the commit it was built from, so ask the cluster)."""
+        index = self.base / "images" / "images.json"
+        try:
+            entries = json.loads(index.read_text())
+        except (OSError, ValueError):
+            return realnode.local_images(self.root)
+        names = {"bitcoin-controller": "controller"}
+        return {names.get(name, name): entry["ref"] for name, entry in entries.items()}
+
+    @property
     def containerd_address(self) -> str:
         return realnode.containerd_address(self.base)
 
@@ -795,6 +807,7 @@ class LocalCluster:
 
         if backend == "node":
             realnode.install_prerequisites(self._log)
+            self._reclaim_abandoned_node()
             holder = realnode.claim_node(self.base)
             if holder:
                 raise ClusterError(f"the real node slot is taken by the cluster in {holder}")
@@ -851,6 +864,14 @@ class LocalCluster:
             f"pod IPs from {cfg['pod_network']} (export KUBECONFIG={self.kubeconfig})"
         )
         return True
+
+    def _reclaim_abandoned_node(self) -> None:
+        """A real node whose processes are gone (its session was killed) still holds the
+        machine's slot and its host changes: put the host back before taking the slot."""
+        holder = _real_node_owner(self.base)
+        if holder and not _node_alive(holder):
+            self._log(f"  the real node of {holder} was abandoned; restoring the host first")
+            LocalCluster(self.root, base=holder, bin_dir=self.bin_dir, log=self._log).down(quiet=True)
 
     def _start_real_node(self, cfg: dict, left: Callable[[], float]) -> None:
         """containerd (with our images imported), then kubelet and kube-proxy."""
@@ -1085,7 +1106,7 @@ class LocalCluster:
         return rev
 
 
-def _real_node_holder(base: Path) -> str | None:
+def _real_node_owner(base: Path) -> str | None:
     """The base of the cluster that holds this machine's real node, if not ``base``."""
     try:
         owner = json.loads(realnode.NODE_CLAIM.read_text())
@@ -1094,6 +1115,25 @@ def _real_node_holder(base: Path) -> str | None:
     if owner.get("base") == str(base) or realnode._claim_stale(owner):
         return None
     return owner.get("base")
+
+
+def _node_alive(base: str) -> bool:
+    """Whether the real node of the cluster in ``base`` still runs (containerd or kubelet)."""
+    run = Path(base) / "run"
+    for name in ("containerd", "kubelet"):
+        try:
+            if _record_alive(json.loads((run / f"{name}.pid").read_text())):
+                return True
+        except (OSError, ValueError):
+            pass
+    return False
+
+
+def _real_node_holder(base: Path) -> str | None:
+    """The base of a *running* cluster that holds this machine's real node (an abandoned
+    one does not count: ``up`` restores its host changes and takes over)."""
+    owner = _real_node_owner(base)
+    return owner if owner and _node_alive(owner) else None
 
 
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:

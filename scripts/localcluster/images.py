@@ -22,7 +22,9 @@ inputs are rebuilt. Standard library only.
 
 from __future__ import annotations
 
+import base64
 import configparser
+import fcntl
 import hashlib
 import json
 import os
@@ -41,7 +43,10 @@ from . import oci
 
 REGISTRY = "localhost/bitcoin-controller"
 PAUSE_VERSION = "1.0"
-# Bumped when a recipe below changes in a way the hashed inputs do not show.
+# Bumped when a recipe below changes in a way the hashed inputs do not show
+# (one for the Debian root, one for the Python layers, one for the rest).
+DEBIAN_RECIPE = "1"
+PYTHON_RECIPE = "2"
 RECIPE_VERSION = "1"
 
 UID = GID = 10001
@@ -201,6 +206,24 @@ def _hash_files(root: Path, paths: list[Path]) -> str:
     return h.hexdigest()[:32]
 
 
+def _remove_work_dir(work: Path, mounts_file: str = "/proc/self/mounts") -> bool:
+    """Remove a build directory, unless something is still mounted inside it (an
+    interrupted mmdebstrap can leave /proc or /dev mounts in its root): deleting
+    through those would reach the host's files."""
+    prefix = str(work.resolve()) + "/"
+    try:
+        with open(mounts_file) as f:
+            mounts = [line.split()[1] for line in f]
+    except OSError:
+        mounts = []
+    busy = [m for m in mounts if m.startswith(prefix)]
+    if busy:
+        print(f"build-images: not removing {work}: still mounted there: {', '.join(busy)}", file=sys.stderr)
+        return False
+    shutil.rmtree(work, ignore_errors=True)
+    return True
+
+
 @dataclass
 class Built:
     name: str
@@ -213,12 +236,13 @@ class Builder:
     """Builds the images into ``out`` (archives + images.json), caching in ``cache``."""
 
     def __init__(self, root: Path, out: Path, cache: Path, log: Callable[[str], None] = print,
-                 revision: str | None = None, compress_level: int = 6) -> None:
+                 revision: str | None = None, compress_level: int = 6, rebuild: bool = False) -> None:
         self.root = Path(root)
         self.out = Path(out)
         self.cache = Path(cache)
         self.log = log
         self.level = compress_level
+        self.rebuild = rebuild  # ignore cached layers (e.g. to pick up Debian/PyPI updates)
         self.arch = arch()
         self.revision = revision if revision is not None else self._git_revision()
 
@@ -251,27 +275,31 @@ class Builder:
         self, kind: str, key: str, make: Callable[[Path], tuple[oci.Layer, dict]]
     ) -> tuple[oci.Blob, dict]:
         """The layer ``kind`` for inputs ``key``: from the cache, or made by ``make(tmpdir)``
-        (which returns the layer and metadata to keep) and then cached."""
+        (which returns the layer and metadata to keep) and then cached. A lock per layer
+        makes a concurrent build wait and then find it cached instead of redoing it."""
         d = self.cache / "layers" / f"{kind}-{key}"
         meta_path = d / "meta.json"
-        if meta_path.exists():
-            meta = json.loads(meta_path.read_text())
-            return oci.Blob.from_json(d / "layer.tar.gz", meta["blob"]), meta
-        t0 = time.monotonic()
         d.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=d.parent))
-        try:
-            layer, meta = make(work)
-            tmp_out = work / "layer.tar.gz"
-            blob = oci.write_layer(layer, tmp_out, compress=True, level=self.level)
-            final = d / "layer.tar.gz"
-            d.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp_out, final)
-            blob = oci.Blob(final, blob.digest, blob.diff_id, blob.size, blob.media_type)
-            meta = {**meta, "blob": blob.to_json(), "key": key}
-            meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        with open(d.parent / f".lock-{kind}-{key}", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if meta_path.exists() and not self.rebuild:
+                meta = json.loads(meta_path.read_text())
+                return oci.Blob.from_json(d / "layer.tar.gz", meta["blob"]), meta
+            t0 = time.monotonic()
+            work = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=d.parent))
+            try:
+                layer, meta = make(work)
+                tmp_out = work / "layer.tar.gz"
+                blob = oci.write_layer(layer, tmp_out, compress=True, level=self.level)
+                final = d / "layer.tar.gz"
+                d.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp_out, final)
+                blob = oci.Blob(final, blob.digest, blob.diff_id, blob.size, blob.media_type)
+                meta = {**meta, "blob": blob.to_json(), "key": key}
+                (work / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+                os.replace(work / "meta.json", meta_path)
+            finally:
+                _remove_work_dir(work)
         self.log(f"  {kind} layer built in {time.monotonic() - t0:.1f}s ({blob.size / 1e6:.1f} MB)")
         return blob, meta
 
@@ -279,7 +307,7 @@ class Builder:
     def debian_layer(self) -> tuple[oci.Blob, dict]:
         inputs = {"suite": DEBIAN_SUITE, "variant": DEBIAN_VARIANT, "packages": sorted(DEBIAN_PACKAGES),
                   "mirrors": DEBIAN_MIRRORS, "dpkg": DPKG_OPTS, "hook": DEBIAN_HOOK, "arch": self.arch,
-                  "recipe": RECIPE_VERSION}
+                  "recipe": DEBIAN_RECIPE}
 
         def make(work: Path) -> tuple[oci.Layer, dict]:
             ensure_packages({"mmdebstrap": "mmdebstrap"}, self.log)
@@ -339,14 +367,30 @@ class Builder:
         """pip --target writes console scripts with this machine's interpreter; point
         them at the venv's, as a venv install would."""
         bindir = target / "bin"
-        if not bindir.is_dir():
-            return
-        for script in sorted(bindir.iterdir()):
-            data = script.read_bytes()
-            if data.startswith(b"#!"):
-                data = b"#!" + f"{VENV}/bin/python".encode() + data[data.index(b"\n"):]
-            layer.file(f"{VENV}/bin/{script.name}", data, mode=0o755)
-        shutil.rmtree(bindir)
+        scripts: dict[str, bytes] = {}
+        if bindir.is_dir():
+            for script in sorted(bindir.iterdir()):
+                data = script.read_bytes()
+                if data.startswith(b"#!"):
+                    data = b"#!" + f"{VENV}/bin/python".encode() + data[data.index(b"\n"):]
+                scripts[script.name] = data
+                layer.file(f"{VENV}/bin/{script.name}", data, mode=0o755)
+            shutil.rmtree(bindir)
+        # Keep each RECORD true for the venv layout (scripts in /opt/venv/bin, new
+        # hashes), and drop direct_url.json: it names this build's temporary wheel path.
+        for record in sorted(target.glob("*.dist-info/RECORD")):
+            lines = []
+            for line in record.read_text().splitlines():
+                path = line.rsplit(",", 2)[0]
+                name = path.rsplit("/", 1)[-1]
+                if path.endswith("/direct_url.json"):
+                    (target / path).unlink(missing_ok=True)
+                    continue
+                if path.startswith("../") and path.split("/")[-2] == "bin" and name in scripts:
+                    digest = base64.urlsafe_b64encode(hashlib.sha256(scripts[name]).digest()).rstrip(b"=").decode()
+                    line = f"../../../bin/{name},sha256={digest},{len(scripts[name])}"
+                lines.append(line)
+            record.write_text("\n".join(lines) + "\n")
 
     def requirements(self) -> list[str]:
         cfg = configparser.ConfigParser()
@@ -355,7 +399,7 @@ class Builder:
 
     def deps_layer(self, python: dict) -> tuple[oci.Blob, dict]:
         reqs = self.requirements()
-        inputs = {"requirements": reqs, "python": python, "platform": self._platform_args(), "recipe": RECIPE_VERSION}
+        inputs = {"requirements": reqs, "python": python, "platform": self._platform_args(), "recipe": PYTHON_RECIPE}
 
         def make(work: Path) -> tuple[oci.Layer, dict]:
             target = work / "site"
@@ -390,7 +434,7 @@ class Builder:
 
     def app_layer(self, python: dict) -> tuple[oci.Blob, dict]:
         sources = self.app_sources()
-        inputs = {"sources": _hash_files(self.root, sources), "python": python, "recipe": RECIPE_VERSION}
+        inputs = {"sources": _hash_files(self.root, sources), "python": python, "recipe": PYTHON_RECIPE}
 
         def make(work: Path) -> tuple[oci.Layer, dict]:
             ctx = work / "context"

@@ -141,9 +141,14 @@ def claim_node(base: Path) -> str | None:
 
 
 def _claim_stale(owner: dict) -> bool:
-    """A claim is live while its cluster has state: a journal not yet restored."""
+    """A claim is live while its cluster has state: a journal not yet restored.
+
+    A cluster whose processes were killed (a stopped session, a crash) still holds the
+    claim: its host changes are in place until ``down`` restores them, which ``up`` of
+    another cluster does first (``LocalCluster.up``)."""
     base = owner.get("base")
     return not base or not (Path(base) / "host-journal.json").exists()
+
 
 
 def release_node(base: Path) -> None:

@@ -12,11 +12,13 @@ is built on this package; use it directly only for requests the clientset
 does not offer.
 """
 
-from .body import delete_options, encode_json
+from .body import RequestConstructionError, delete_options, encode_json
 from .client import (
     DEFAULT_WATCH_TIMEOUT,
     Request,
+    RequestCanceledError,
     RESTClient,
+    cancel_on,
     error_from_response,
     random_watch_timeout,
 )
@@ -47,6 +49,8 @@ __all__ = [
     "SERVICE_ACCOUNT_CA_FILE",
     "RESTClient",
     "Request",
+    "RequestCanceledError",
+    "cancel_on",
     "error_from_response",
     "random_watch_timeout",
     "DEFAULT_WATCH_TIMEOUT",
@@ -56,5 +60,6 @@ __all__ = [
     "pool_manager_for",
     "TokenBucketRateLimiter",
     "encode_json",
+    "RequestConstructionError",
     "delete_options",
 ]

@@ -39,7 +39,14 @@ __all__ = [
     "build_config_from_kubeconfig",
     "build_config_from_flags",
     "config_from_client_configuration",
+    "config_from_kubeconfig",
+    "ContextNotFoundError",
+    "KubeconfigInvalidError",
+    "KubeconfigNotFoundError",
+    "MergedKubeconfig",
+    "NoCurrentContextError",
     "load_config",
+    "load_kubeconfig",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,7 +58,27 @@ RECOMMENDED_HOME_FILE = os.path.join("~", ".kube", "config")
 
 
 class ConfigError(ValueError):
-    """No usable configuration (``clientcmd.ErrEmptyConfig`` and friends)."""
+    """No usable configuration (``clientcmd.ErrEmptyConfig`` and friends).
+
+    The subclasses tell a command-line tool *which* problem it is, so it can
+    say what to do about it; code that only needs "no config" catches this.
+    """
+
+
+class KubeconfigNotFoundError(ConfigError):
+    """No kubeconfig file where one was asked for (``--kubeconfig``) or looked for."""
+
+
+class KubeconfigInvalidError(ConfigError):
+    """A kubeconfig file that is not YAML, not a Config, or refers to missing entries."""
+
+
+class NoCurrentContextError(ConfigError):
+    """The merged kubeconfig sets no ``current-context`` and none was given (``--context``)."""
+
+
+class ContextNotFoundError(ConfigError):
+    """The context asked for (``--context`` or ``current-context``) is not in the kubeconfig."""
 
 
 def default_kubeconfig_path(environ: Mapping[str, str] | None = None) -> str:
@@ -64,6 +91,153 @@ def default_kubeconfig_path(environ: Mapping[str, str] | None = None) -> str:
     return env.get(RECOMMENDED_CONFIG_PATH_ENV_VAR) or RECOMMENDED_HOME_FILE
 
 
+def _split_paths(value: str) -> list[str]:
+    """A ``:``-separated list, each path ``~``-expanded, empties and duplicates dropped."""
+    seen: list[str] = []
+    for part in value.split(os.pathsep):
+        path = os.path.expanduser(part)
+        if part and path not in seen:
+            seen.append(path)
+    return seen
+
+
+def _read_kubeconfig_file(path: str) -> dict[str, Any] | None:
+    """One file as a dict; ``None`` for an empty file, which client-go also accepts as empty."""
+    import yaml  # comes with the kubernetes package, which parses the rest
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
+    except OSError as err:
+        raise KubeconfigNotFoundError(f"cannot read kubeconfig {path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise KubeconfigInvalidError(f"kubeconfig {path} is not valid YAML{where}") from None
+    if doc is None:
+        return None
+    if not isinstance(doc, dict):
+        raise KubeconfigInvalidError(f"kubeconfig {path} is a YAML {type(doc).__name__}, not a Config mapping")
+    for key in ("clusters", "contexts", "users"):
+        entries = doc.get(key)
+        if entries is not None and (
+            not isinstance(entries, list) or not all(isinstance(e, dict) and e.get("name") for e in entries)
+        ):
+            raise KubeconfigInvalidError(f"kubeconfig {path}: {key} must be a list of entries with a name")
+    return doc
+
+
+class MergedKubeconfig:
+    """Several kubeconfig files merged by kubectl's rules (client-go ``ClientConfigLoadingRules.Load``).
+
+    * files are read in order; a named cluster, user or context comes from the
+      *first* file that defines that name (later files cannot override it);
+    * ``current-context`` comes from the first file that sets a non-empty one;
+    * files listed in ``$KUBECONFIG`` that do not exist are skipped, an empty
+      file counts as an empty config; an explicit ``--kubeconfig`` file must
+      exist;
+    * relative certificate and key paths stay relative to the file that
+      names them.
+
+    The ``kubernetes`` package's own merger differs on two points -- the
+    *last* file's ``current-context`` wins and an empty file is an error --
+    which is why the merge is done here and only the result handed to its
+    ``KubeConfigLoader``.
+    """
+
+    def __init__(self, paths: list[str], *, explicit: bool = False) -> None:
+        self.paths = paths
+        self.files: list[str] = []
+        self.current_context = ""
+        self.entries: dict[str, dict[str, tuple[dict[str, Any], str]]] = {
+            "clusters": {}, "contexts": {}, "users": {},
+        }
+        for path in paths:
+            if not os.path.exists(path):
+                if explicit:
+                    raise KubeconfigNotFoundError(f"kubeconfig {path} does not exist")
+                continue
+            doc = _read_kubeconfig_file(path)
+            self.files.append(path)
+            if doc is None:
+                continue
+            for key, named in self.entries.items():
+                for entry in doc.get(key) or []:
+                    named.setdefault(entry["name"], (entry, path))
+            if not self.current_context and doc.get("current-context"):
+                self.current_context = str(doc["current-context"])
+        if not self.files:
+            raise KubeconfigNotFoundError(f"no kubeconfig file found at {os.pathsep.join(paths) or '(none)'}")
+
+    def context_name(self, override: str | None = None) -> str:
+        name = override or self.current_context
+        if not name:
+            raise NoCurrentContextError(f"no current context is set in {self._where()}")
+        if name not in self.entries["contexts"]:
+            known = ", ".join(sorted(self.entries["contexts"])) or "none"
+            raise ContextNotFoundError(f'context "{name}" is not in {self._where()} (contexts: {known})')
+        return name
+
+    def context(self, override: str | None = None) -> dict[str, Any]:
+        """The ``context`` body (cluster, user, namespace) of the active context."""
+        entry, path = self.entries["contexts"][self.context_name(override)]
+        body = entry.get("context")
+        if not isinstance(body, dict) or not body.get("cluster"):
+            raise KubeconfigInvalidError(f'context "{entry["name"]}" in {path} names no cluster')
+        if body["cluster"] not in self.entries["clusters"]:
+            raise KubeconfigInvalidError(
+                f'context "{entry["name"]}" in {path} refers to cluster "{body["cluster"]}", which is not defined'
+            )
+        return body
+
+    def namespace(self, override: str | None = None) -> str:
+        """The context's namespace, else ``default`` (what kubectl's ``-n`` defaults to)."""
+        return str(self.context(override).get("namespace") or "default")
+
+    def loader_config(self) -> Any:
+        """The merged document as the ``kubernetes`` package's ``ConfigNode`` tree.
+
+        Each entry keeps the path of its own file, which is how the package
+        resolves relative certificate paths against the right directory.
+        """
+        from kubernetes.config.kube_config import ConfigNode
+
+        first = self.files[0]
+        merged: dict[str, Any] = {"current-context": self.current_context}
+        for key, named in self.entries.items():
+            merged[key] = [ConfigNode(f"{path}/{name}", entry, path) for name, (entry, path) in named.items()]
+        return ConfigNode(first, merged, first)
+
+    def _where(self) -> str:
+        return "kubeconfig " + os.pathsep.join(self.files)
+
+
+def load_kubeconfig(
+    kubeconfig: str | None = None, *, environ: Mapping[str, str] | None = None
+) -> MergedKubeconfig:
+    """The kubeconfig kubectl would use: ``--kubeconfig`` (one file, must exist), else the
+    ``$KUBECONFIG`` list (missing files skipped), else ``~/.kube/config``."""
+    if kubeconfig:
+        return MergedKubeconfig([os.path.expanduser(kubeconfig)], explicit=True)
+    return MergedKubeconfig(_split_paths(default_kubeconfig_path(environ)))
+
+
+def config_from_kubeconfig(merged: MergedKubeconfig, context: str | None = None) -> Config:
+    """A :class:`Config` for ``context`` (default: the current one) of a merged kubeconfig."""
+    from kubernetes import client as k8s_client
+    from kubernetes.config.kube_config import ConfigException, KubeConfigLoader
+
+    name = merged.context_name(context)
+    merged.context(context)  # named cluster exists
+    configuration = k8s_client.Configuration()
+    try:
+        loader = KubeConfigLoader(config_dict=merged.loader_config(), active_context=name, config_base_path=None)
+        loader.load_and_set(configuration)
+    except ConfigException as err:
+        raise KubeconfigInvalidError(f"invalid kubeconfig {os.pathsep.join(merged.files)}: {err}") from None
+    return config_from_client_configuration(configuration)
+
+
 def build_config_from_kubeconfig(
     kubeconfig_path: str, *, context: str | None = None, master_url: str | None = None
 ) -> Config:
@@ -71,26 +245,10 @@ def build_config_from_kubeconfig(
 
     ``context`` overrides the file's ``current-context``; ``master_url``
     overrides the cluster's server (``ConfigOverrides.ClusterInfo.Server``).
+    Files of the list that do not exist are skipped, as in ``$KUBECONFIG``.
     """
-    # Imported here: the kubernetes package pulls in its whole generated
-    # client, which costs about a second and is only needed at start-up.
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
-
-    paths = [os.path.expanduser(p) for p in kubeconfig_path.split(os.pathsep) if p]
-    if not any(os.path.exists(p) for p in paths):
-        raise ConfigError(f"no kubeconfig file found at {kubeconfig_path}")
-    configuration = k8s_client.Configuration()
-    try:
-        k8s_config.load_kube_config(
-            config_file=kubeconfig_path,
-            context=context,
-            client_configuration=configuration,
-            persist_config=False,
-        )
-    except k8s_config.ConfigException as err:
-        raise ConfigError(f"invalid kubeconfig {kubeconfig_path}: {err}") from None
-    config = config_from_client_configuration(configuration)
+    merged = MergedKubeconfig(_split_paths(kubeconfig_path))
+    config = config_from_kubeconfig(merged, context)
     if master_url:
         config.host = master_url
     return config
@@ -139,7 +297,7 @@ def build_config_from_flags(master_url: str = "", kubeconfig_path: str = "") -> 
 def load_config(kubeconfig: str | None = None, *, context: str | None = None) -> Config:
     """The configuration a controller should use, by the usual precedence.
 
-    1. ``kubeconfig`` if given (a ``--kubeconfig`` flag);
+    1. ``kubeconfig`` if given (a ``--kubeconfig`` flag; one file, which must exist);
     2. the in-cluster config when running in a pod (``KUBERNETES_SERVICE_HOST`` set);
     3. ``$KUBECONFIG``, else ``~/.kube/config``.
 
@@ -147,14 +305,14 @@ def load_config(kubeconfig: str | None = None, *, context: str | None = None) ->
     the default loading rules, plus the in-cluster step that controllers add.
     """
     if kubeconfig:
-        return build_config_from_kubeconfig(kubeconfig, context=context)
+        return config_from_kubeconfig(load_kubeconfig(kubeconfig), context)
     if os.environ.get("KUBERNETES_SERVICE_HOST") and not context:
         try:
             return in_cluster_config()
         except (NotInClusterError, OSError) as err:
             log.warning("in-cluster configuration unavailable (%s); trying kubeconfig",
                         type(err).__name__)
-    return build_config_from_kubeconfig(default_kubeconfig_path(), context=context)
+    return config_from_kubeconfig(load_kubeconfig(), context)
 
 
 def _api_key_header(configuration: Any) -> str | None:
