@@ -21,7 +21,8 @@ such token, classifies it, and checks it against the repository:
   the process registry, counters with ``_total``);
 * **event and condition reasons** (backticked words in a sentence about a
   reason, or in the reason column of a table) are string literals in the
-  controller's code; other CamelCase names must occur in the code.
+  controller's code; other CamelCase names and snake_case identifiers
+  (``sync_handler(key)``, ``Queue.shut_down``) must occur in the code.
 
 Whatever legitimately does not exist here (upstream paths, other tools'
 flags, client-go's Go names) is in the commented allow-lists below.  A
@@ -192,6 +193,8 @@ def code_text() -> str:
         if not root.exists():
             continue
         for path in root.rglob("*"):
+            if path == Path(__file__).resolve():
+                continue  # this file names made-up things on purpose (the probes below)
             if path.is_file() and "__pycache__" not in path.parts and path.stat().st_size < 2_000_000:
                 parts.append(path.read_text(encoding="utf-8", errors="replace"))
     for name in ("Makefile", "Dockerfile", "pyproject.toml", "setup.cfg"):
@@ -504,6 +507,13 @@ def check_camel(text: str) -> str | None:
     return "name occurs nowhere in the code (allow-list it if it is an upstream name)"
 
 
+def check_identifier(name: str) -> str | None:
+    """A snake_case function, method or attribute (``sync_handler``, ``add_rate_limited``) occurs in the code."""
+    if re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", code_text()):
+        return None
+    return "identifier occurs nowhere in the code"
+
+
 def problems_in(doc: Path) -> list[str]:
     spans, links, fenced = extract(doc)
     problems = []
@@ -542,6 +552,8 @@ def problems_in(doc: Path) -> list[str]:
             kind, why = "reason", check_reason(text)
         elif re.fullmatch(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+", text):
             kind, why = "name", check_camel(text)
+        elif m := re.fullmatch(r"(?:[A-Za-z_][\w]*\.)*([a-z][a-z0-9]*_[a-z0-9_]*[a-z0-9])(\(.*\))?", text):
+            kind, why = "identifier", check_identifier(m.group(1))
         if why:
             problems.append(f"{tok.where()} ({kind}): {why}")
     return problems
@@ -564,7 +576,7 @@ def test_the_checker_catches_each_kind_of_drift_unit(tmp_path):
         "The flag `--no-such-flag`.",
         "Set `BITCOIN_CONTROLLER_NO_SUCH_FLAG`.",
         "The metric `bitcoin_controller_syncs` (without _total) and `workqueue_nothing_total`.",
-        "A Warning event with reason `NoSuchReason`.",
+        "A Warning event with reason `NoSuchReason`; `sync_everything_now(key)` is no function.",
         "Helm `--set rbac.noSuchValue=1`.",
         "| condition | reason |",
         "| --- | --- |",
@@ -581,7 +593,8 @@ def test_the_checker_catches_each_kind_of_drift_unit(tmp_path):
         doc.unlink()
     for expected in ("nonexistent.py", "controller.nowhere", "--no-such-flag", "NO_SUCH_FLAG",
                      "`bitcoin_controller_syncs`", "workqueue_nothing_total", "`NoSuchReason`",
-                     "rbac.noSuchValue", "AlsoNoSuchReason", "no-such-file.md", "no_such_metric"):
+                     "rbac.noSuchValue", "AlsoNoSuchReason", "no-such-file.md", "no_such_metric",
+                     "sync_everything_now"):
         assert expected in problems, f"{expected} not reported:\n{problems}"
     assert "_drift_probe_unit.md:6:" in problems, "the message names the file and line"
     assert "`Ready`" not in problems
@@ -592,7 +605,8 @@ def test_the_checker_accepts_the_real_things_unit():
     doc.write_text(
         "`bitcoin_controller/cmd/options.py`, `clientgo.tools.cache`, `--resync-period=30s`,\n"
         "`BITCOIN_CONTROLLER_RESYNC_PERIOD=1m`, `bitcoin_controller_syncs_total`, `workqueue_depth`,\n"
-        "reason `SecretForbidden`, `--set rbac.credentialSecretNames={a}`, `thread_safe_store.py`.\n",
+        "reason `SecretForbidden`, `--set rbac.credentialSecretNames={a}`, `thread_safe_store.py`,\n"
+        "`sync_handler(key)`, `RateLimitingQueue.add_rate_limited`.\n",
         encoding="utf-8",
     )
     try:
