@@ -322,8 +322,8 @@ def extract(doc: Path) -> tuple[list[Token], list[Token], list[Token]]:
             header, columns, cells = [], [], []
         for m in LINK.finditer(CODE_SPAN.sub("", line)):
             target = m.group(1)
-            if not re.match(r"^[a-z]+:", target) and not target.startswith("#"):
-                links.append(Token(doc, number, target.split("#")[0], line))
+            if not re.match(r"^[a-z]+:", target):
+                links.append(Token(doc, number, target, line))
         if cells and columns:
             for index, cell in enumerate(cells):
                 column = columns[index] if index < len(columns) else ""
@@ -514,12 +514,44 @@ def check_identifier(name: str) -> str | None:
     return "identifier occurs nowhere in the code"
 
 
+def github_anchor(heading: str) -> str:
+    """The id GitHub gives a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*]", "", heading.strip().lower())
+    text = re.sub(r"\[([^]]*)\]\([^)]*\)", r"\1", text)
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+@cache
+def anchors(doc: Path) -> frozenset[str]:
+    found, fence = set(), False
+    for line in doc.read_text(encoding="utf-8").splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        elif not fence and (m := re.match(r"^#{1,6}\s+(.*?)\s*#*$", line)):
+            found.add(github_anchor(m.group(1)))
+    return frozenset(found)
+
+
+def check_link(tok: Token) -> str | None:
+    target, _, anchor = tok.text.partition("#")
+    if target:
+        if not _path_exists(target, tok.doc) and not (tok.doc.parent / target).resolve().exists():
+            return "no such file or directory"
+        linked = (tok.doc.parent / target).resolve()
+    else:
+        linked = tok.doc
+    if anchor and linked.suffix == ".md" and linked.is_file() and anchor not in anchors(linked):
+        return f"no heading #{anchor} in {linked.relative_to(ROOT)}"
+    return None
+
+
 def problems_in(doc: Path) -> list[str]:
     spans, links, fenced = extract(doc)
     problems = []
     for tok in links:
-        if tok.text and not _path_exists(tok.text, doc) and not (doc.parent / tok.text).resolve().exists():
-            problems.append(f"{tok.where()} (link): no such file or directory")
+        why = check_link(tok)
+        if why:
+            problems.append(f"{tok.where()} (link): {why}")
     for tok in fenced:
         if tok.text not in exposed_metrics():
             problems.append(f"{tok.where()} (metric in a code block): not exposed by the code")
@@ -581,7 +613,7 @@ def test_the_checker_catches_each_kind_of_drift_unit(tmp_path):
         "| condition | reason |",
         "| --- | --- |",
         "| `Ready` | `AlsoNoSuchReason` |",
-        "[a link](no-such-file.md)",
+        "[a link](no-such-file.md), [an anchor](operations.md#no-such-section)",
         "```promql",
         "rate(bitcoin_controller_no_such_metric_total[5m])",
         "```",
@@ -594,7 +626,7 @@ def test_the_checker_catches_each_kind_of_drift_unit(tmp_path):
     for expected in ("nonexistent.py", "controller.nowhere", "--no-such-flag", "NO_SUCH_FLAG",
                      "`bitcoin_controller_syncs`", "workqueue_nothing_total", "`NoSuchReason`",
                      "rbac.noSuchValue", "AlsoNoSuchReason", "no-such-file.md", "no_such_metric",
-                     "sync_everything_now"):
+                     "sync_everything_now", "#no-such-section"):
         assert expected in problems, f"{expected} not reported:\n{problems}"
     assert "_drift_probe_unit.md:6:" in problems, "the message names the file and line"
     assert "`Ready`" not in problems
@@ -606,7 +638,8 @@ def test_the_checker_accepts_the_real_things_unit():
         "`bitcoin_controller/cmd/options.py`, `clientgo.tools.cache`, `--resync-period=30s`,\n"
         "`BITCOIN_CONTROLLER_RESYNC_PERIOD=1m`, `bitcoin_controller_syncs_total`, `workqueue_depth`,\n"
         "reason `SecretForbidden`, `--set rbac.credentialSecretNames={a}`, `thread_safe_store.py`,\n"
-        "`sync_handler(key)`, `RateLimitingQueue.add_rate_limited`.\n",
+        "`sync_handler(key)`, `RateLimitingQueue.add_rate_limited`,\n"
+        "[troubleshooting](operations.md#15-troubleshooting), [the API](../README.md#the-bitcoinnetwork-api).\n",
         encoding="utf-8",
     )
     try:
