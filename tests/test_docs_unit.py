@@ -206,6 +206,12 @@ def code_text() -> str:
 
 
 @cache
+def code_words() -> frozenset[str]:
+    """Every identifier-like word of :func:`code_text` (one set lookup instead of a regex over megabytes)."""
+    return frozenset(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code_text()))
+
+
+@cache
 def exposed_metrics() -> frozenset[str]:
     """Sample names /metrics exposes, from the code's metric definitions.
 
@@ -239,9 +245,16 @@ METRIC_RE = re.compile(
 )
 
 
+@cache
+def _defined_names() -> frozenset[str]:
+    """Names our code defines: ``def name`` and ``name =`` / ``name:`` at the start of a line."""
+    pairs = re.findall(r"\bdef (\w+)|^\s*(\w+)\s*[:=]", code_text(), re.M)
+    return frozenset(name for pair in pairs for name in pair if name)
+
+
 def _is_code_identifier(name: str) -> bool:
     """A function or variable of ours (``process_deltas``, ``leader_election_record_to_lease_spec``), not a metric."""
-    return bool(re.search(rf"\bdef {re.escape(name)}\b|^\s*{re.escape(name)}\s*[:=]", code_text(), re.M))
+    return name in _defined_names()
 
 
 @cache
@@ -349,6 +362,16 @@ def repo_files() -> tuple[str, ...]:
 
 
 @cache
+def file_suffixes() -> frozenset[str]:
+    """Every tail of every file's path (``cache/reflector.py``, ``reflector.py``), for partial paths."""
+    tails = set()
+    for f in repo_files():
+        parts = f.split("/")
+        tails.update("/".join(parts[i:]) for i in range(1, len(parts)))
+    return frozenset(tails)
+
+
+@cache
 def repo_dirs() -> frozenset[str]:
     dirs = set()
     for f in repo_files():
@@ -356,6 +379,15 @@ def repo_dirs() -> frozenset[str]:
         for i in range(1, len(parts)):
             dirs.add("/".join(parts[:i]))
     return frozenset(dirs)
+
+
+@cache
+def dir_suffixes() -> frozenset[str]:
+    tails = set()
+    for d in repo_dirs():
+        parts = d.split("/")
+        tails.update("/".join(parts[i:]) for i in range(1, len(parts)))
+    return frozenset(tails)
 
 
 def _path_exists(token: str, doc: Path) -> bool:
@@ -366,9 +398,9 @@ def _path_exists(token: str, doc: Path) -> bool:
         return bool(list(ROOT.glob(path)))
     if (ROOT / path).exists() or (doc.parent / path).exists():
         return True
-    if path in repo_dirs() or any(d.endswith("/" + path) for d in repo_dirs()):
+    if path in repo_dirs() or path in dir_suffixes():
         return True
-    return any(f == path or f.endswith("/" + path) for f in repo_files())
+    return path in repo_files() or path in file_suffixes()
 
 
 PATH_RE = re.compile(r"^(\.{0,2}/)?[\w.~$-]+(/[\w.<>…-]*)*(\.[a-z]{1,5})?/?$")
@@ -486,7 +518,7 @@ def check_caps(text: str) -> str | None:
         if name.endswith("<FLAG>") or flag in code_flags():
             return None
         return f"no flag {flag} behind this variable"
-    if re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", code_text()):
+    if name in code_words():
         return None
     return "name occurs nowhere in the code"
 
@@ -504,14 +536,14 @@ def check_reason(text: str) -> str | None:
 
 
 def check_camel(text: str) -> str | None:
-    if text in ALLOWED_NAMES or re.search(rf"\b{re.escape(text)}\b", code_text()):
+    if text in ALLOWED_NAMES or text in code_words():
         return None
     return "name occurs nowhere in the code (allow-list it if it is an upstream name)"
 
 
 def check_identifier(name: str) -> str | None:
     """A snake_case function, method or attribute (``sync_handler``, ``add_rate_limited``) occurs in the code."""
-    if re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", code_text()):
+    if name in code_words():
         return None
     return "identifier occurs nowhere in the code"
 
