@@ -760,3 +760,50 @@ def test_network_help_states_the_config_order_it_uses_unit(monkeypatch):
     environ = {"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBECONFIG": "/nonexistent/kubeconfig"}
     with pytest.raises(network.CLIError):  # the kubeconfig is tried (and missing), not the pod's token
         network._connect(args, network.PROG, environ)
+
+
+# --- the metrics reference is complete ----------------------------------------------------------
+
+def test_metrics_reference_lists_every_exposed_family_unit():
+    """docs/operations.md's metrics reference names every family /metrics exposes (counters with _total)."""
+    from prometheus_client.platform_collector import PlatformCollector
+    from prometheus_client.process_collector import ProcessCollector
+
+    importlib.import_module("bitcoin_controller.cmd.app")
+    from bitcoin_controller.clientgo.util.workqueue.metrics import REGISTRY
+
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    start = text.index("### Metrics reference")
+    reference = text[start:text.index("\n### ", start + 1)]
+    families = [*REGISTRY.collect(), *ProcessCollector(registry=None).collect(),
+                *PlatformCollector(registry=None).collect()]
+    assert len(families) > 20
+    missing = []
+    for family in families:
+        name = family.name + ("_total" if family.type == "counter" else "")
+        if f"`{name}`" not in reference:
+            missing.append(name)
+    assert not missing, f"docs/operations.md, Metrics reference: add a row for {', '.join(missing)}"
+
+
+def test_metrics_reference_names_each_metrics_labels_unit():
+    """Each row names the labels its metric really has (read from prometheus-client's metric objects)."""
+    importlib.import_module("bitcoin_controller.cmd.app")
+    from bitcoin_controller.clientgo.util.workqueue.metrics import REGISTRY
+
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    rows = {m.group(1): line for line in text.splitlines() if (m := re.match(r"^\| `([a-z_]+)` \|", line))}
+    checked = 0
+    for collector in list(getattr(REGISTRY, "_collector_to_names", {})):
+        labels = getattr(collector, "_labelnames", None)
+        name = getattr(collector, "_name", None)
+        if labels is None or name is None:
+            continue  # a custom collector (the work-queue families): its rows are checked by name above
+        if getattr(collector, "_type", "") == "counter":
+            name += "_total"
+        row = rows.get(name)
+        assert row is not None, f"docs/operations.md, Metrics reference: no row for {name}"
+        for label in labels:
+            assert f"`{label}`" in row, f"docs/operations.md, Metrics reference: {name} has label {label}"
+        checked += 1
+    assert checked >= 10
