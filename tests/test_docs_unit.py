@@ -807,3 +807,37 @@ def test_metrics_reference_names_each_metrics_labels_unit():
             assert f"`{label}`" in row, f"docs/operations.md, Metrics reference: {name} has label {label}"
         checked += 1
     assert checked >= 10
+
+
+# --- troubleshooting covers every reason -----------------------------------------------------------
+
+def _controller_reasons() -> set[str]:
+    """Every event and condition reason the controller's code can write."""
+    reasons = set()
+    events = ast.parse((PACKAGE / "controller" / "events.py").read_text(encoding="utf-8"))
+    for node in ast.walk(events):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and \
+                re.fullmatch(r"[A-Z][A-Za-z]+", str(node.value.value)) and node.value.value not in ("Normal", "Warning"):
+            reasons.add(node.value.value)
+    for path in (PACKAGE / "controller").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            args = node.args
+            if func == "set" and len(args) >= 3 and isinstance(args[2], ast.Constant):
+                reasons.add(args[2].value)  # ConditionSet.set(type, status, reason, message)
+            if func == "CredentialsError" and args and isinstance(args[0], ast.Constant):
+                reasons.add(args[0].value)
+    return reasons
+
+
+def test_troubleshooting_explains_every_reason_unit():
+    reasons = _controller_reasons()
+    assert {"RPCError", "SecretForbidden", "NoReadyNodes", "PeersMissing", "InvalidSpec"} <= reasons
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    heading = re.search(r"^## (\d+\. )?Troubleshooting$", text, re.M)
+    assert heading, "docs/operations.md has no Troubleshooting section"
+    section = text[heading.start():]
+    missing = sorted(r for r in reasons if f"`{r}`" not in section)
+    assert not missing, f"docs/operations.md, Troubleshooting: say what {', '.join(missing)} means and what to do"
