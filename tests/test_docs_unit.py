@@ -816,9 +816,10 @@ def _controller_reasons() -> set[str]:
     reasons = set()
     events = ast.parse((PACKAGE / "controller" / "events.py").read_text(encoding="utf-8"))
     for node in ast.walk(events):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and \
-                re.fullmatch(r"[A-Z][A-Za-z]+", str(node.value.value)) and node.value.value not in ("Normal", "Warning"):
-            reasons.add(node.value.value)
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+            value = str(node.value.value)
+            if re.fullmatch(r"[A-Z][A-Za-z]+", value) and value not in ("Normal", "Warning"):
+                reasons.add(value)
     for path in (PACKAGE / "controller").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call):
