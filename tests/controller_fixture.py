@@ -19,8 +19,7 @@ from fake_bitcoin import FakeBitcoinNetwork
 from bitcoin_controller.clientgo.informers import SharedInformerFactory
 from bitcoin_controller.clientgo.kubernetes import fake
 from bitcoin_controller.clientgo.tools.record import FakeRecorder
-from bitcoin_controller.controller import Controller
-from bitcoin_controller.controller import nodeconfig
+from bitcoin_controller.controller import Controller, nodeconfig
 from bitcoin_controller.controller import resources as res
 from bitcoin_controller.controller.implementations import get_implementation
 from bitcoin_controller.utils.clock import FakeClock
@@ -163,7 +162,19 @@ class Fixture:
                 informer.informer().get_indexer().add(copy.deepcopy(obj))
         self.client.clear_actions()
         self.controller = controller
+        self.informers = dict(zip(("BitcoinNetwork", "StatefulSet", "Service", "Pod"), informers, strict=True))
         return controller
+
+    def cache_created(self, *kinds: str) -> None:
+        """Put what the controller created (of ``kinds``) into the running controller's caches,
+        as its informers would once the watch events arrive."""
+        for action in self.client.actions():
+            obj = getattr(action, "object", None)
+            if action.verb == "create" and obj and obj.get("kind") in kinds:
+                name = obj["metadata"]["name"]
+                client = {"Service": self.client.core_v1().services, "StatefulSet": self.client.apps_v1().stateful_sets}
+                stored = client[obj["kind"]](NAMESPACE).get(name)
+                self.informers[obj["kind"]].informer().get_indexer().add(stored)
 
     def sync(self, key: str = f"{NAMESPACE}/net") -> Any:
         controller = self.new_controller()

@@ -81,7 +81,8 @@ def test_creates_service_and_statefulset_unit():
     # bitcoind reads the rendered config; the credentials never reach its pods.
     assert "envFrom" not in container
     assert container["command"] == ["bitcoind"]
-    assert not any(PASSWORD in json.dumps(o) for o in (created_svc, created_sts, *f.action_objects("create", "secrets")))
+    created = (created_svc, created_sts, *f.action_objects("create", "secrets"))
+    assert not any(PASSWORD in json.dumps(o) for o in created)
     events = f.events()
     assert any(e.startswith("Normal ServiceCreated") for e in events)
     assert any(e.startswith("Normal StatefulSetCreated") for e in events)
