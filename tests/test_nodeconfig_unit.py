@@ -407,3 +407,24 @@ def test_config_digest_holds_nothing_derived_from_the_password_unit():
     assert digest == nodeconfig.config_digest(network, CREDENTIALS_VERSION, version, 18443)
     assert digest != nodeconfig.config_digest(network, "uid-secret-creds/4", version, 18443)
     assert digest != nodeconfig.config_digest(network, CREDENTIALS_VERSION, nodeconfig.parse_version("29.3"), 18443)
+
+
+def test_memory_keeps_one_entry_per_network_and_forgets_deleted_ones_unit():
+    f = Fixture()
+    network = new_network(implementation="bitcoind")
+    f.seed(network, new_secret())
+    controller = f.new_controller()
+    configs = controller.node_configs
+    kwargs = {"user": USER, "password": PASSWORD, "version": None, "rpc_port": 18443, "mounted": None}
+    first, created = configs.ensure(f.client, network, credentials_version="u/1", **kwargs)
+    assert created
+    assert configs.ensure(f.client, network, credentials_version="u/1", **kwargs) == (first, False)
+    second, created = configs.ensure(f.client, network, credentials_version="u/2", **kwargs)
+    assert created and second != first
+    assert len(configs._latest) == 1
+    # The network is deleted: its key runs once more and the entry goes.
+    controller.sync_handler("default/other")
+    assert len(configs._latest) == 1
+    f.informers["BitcoinNetwork"].informer().get_indexer().delete(network)
+    controller.sync_handler(KEY)
+    assert configs._latest == {}

@@ -306,15 +306,19 @@ def new_config_secret(network: dict[str, Any], digest: str, version: CoreVersion
 
 
 class NodeConfigs:
-    """Which config Secrets this process created or saw in use, so each is created once.
+    """The config Secret this process last created (or found existing) per network.
 
-    Like a controller-runtime ``expectations`` record, it only saves
-    requests: losing it (a restart) costs at most one create per network,
-    and only for networks whose StatefulSet does not mount the Secret yet.
+    Like the ``expectations`` of kube-controller-manager's ReplicaSet
+    controller, it only saves requests while the informer cache lags behind
+    our own writes: losing it (a restart) costs at most one create, answered
+    AlreadyExists, and only for a network whose cached StatefulSet does not
+    mount the wanted Secret yet.  One entry per network, dropped when the
+    network is gone.
     """
 
     def __init__(self) -> None:
-        self._created: set[tuple[str, str, str]] = set()  # (namespace, name, network uid)
+        # (namespace, network name) -> (network uid, Secret name)
+        self._latest: dict[tuple[str, str], tuple[str, str]] = {}
         self._lock = threading.Lock()
 
     def ensure(
@@ -335,28 +339,27 @@ class NodeConfigs:
         informer cache) mounts now, if any: if it is the wanted one, it
         exists, and nothing is sent.
         """
+        namespace, net_name, uid = metav1.get_namespace(network), metav1.get_name(network), metav1.get_uid(network)
         digest = config_digest(network, credentials_version, version, rpc_port)
-        name = config_secret_name(metav1.get_name(network), digest)
-        key = (metav1.get_namespace(network), name, metav1.get_uid(network))
+        name = config_secret_name(net_name, digest)
         with self._lock:
-            if name == mounted or key in self._created:
+            if name == mounted or self._latest.get((namespace, net_name)) == (uid, name):
                 return name, False
         secret = new_config_secret(network, digest, version, rpc_port, user, password)
         created = True
         try:
-            clientset.core_v1().secrets(key[0]).create(secret)
+            clientset.core_v1().secrets(namespace).create(secret)
         except errors.AlreadyExistsError:
-            # Ours from an earlier sync (the name pins its inputs, and it is immutable).
+            # Ours from an earlier sync: the name pins its inputs, and it is immutable.
             created = False
         with self._lock:
-            self._created.add(key)
+            self._latest[(namespace, net_name)] = (uid, name)
         return name, created
 
     def forget(self, namespace: str, network_name: str) -> None:
         """Drop what is remembered about a deleted network."""
-        prefix = network_name + CONF_SECRET_INFIX
         with self._lock:
-            self._created = {k for k in self._created if not (k[0] == namespace and k[1].startswith(prefix))}
+            self._latest.pop((namespace, network_name), None)
 
 
 def mounted_config_secret(statefulset: dict[str, Any] | None) -> str | None:
