@@ -428,3 +428,17 @@ def test_memory_keeps_one_entry_per_network_and_forgets_deleted_ones_unit():
     f.informers["BitcoinNetwork"].informer().get_indexer().delete(network)
     controller.sync_handler(KEY)
     assert configs._latest == {}
+
+
+def test_an_image_tag_older_than_config_sections_is_an_invalid_spec_unit():
+    f = Fixture()
+    network = new_network(implementation="bitcoind", image="bitcoin/bitcoin:0.16.3")
+    f.seed(network, new_secret())
+    assert f.sync() is None  # reported, not retried until the spec changes
+    assert f.action_objects("create", "secrets") == [] and f.action_objects("create", "statefulsets") == []
+    assert any(e.startswith("Warning InvalidSpec") and "0.16.3" in e for e in f.events())
+    # Saying which release the image really holds makes it acceptable.
+    f = Fixture()
+    f.seed(new_network(implementation="bitcoind", image="bitcoin/bitcoin:0.16.3", version="30.2"), new_secret())
+    f.sync()
+    assert len(f.action_objects("create", "statefulsets")) == 1

@@ -386,6 +386,9 @@ class _Sync:
         # CRD installed without its schema rules) would give children longer
         # than the 63 characters a label or a Service name may have.
         problems = api.validate_name(self.name) + api.validate(spec)
+        if not problems and spec.implementation == api.IMPLEMENTATION_BITCOIND:
+            image = self.c.image_for(get_implementation(spec.implementation), spec)
+            problems = nodeconfig.image_version_problems(spec.version, image)
         if problems:
             message = "; ".join(problems)
             self.event(ev.WARNING, ev.INVALID_SPEC, message)

@@ -88,6 +88,7 @@ __all__ = [
     "config_digest",
     "config_secret_name",
     "core_version",
+    "image_version_problems",
     "image_with_version",
     "mounted_config_secret",
     "new_config_secret",
@@ -180,6 +181,22 @@ def core_version(version: str | None, image: str) -> CoreVersion | None:
         return None
     # Tags such as "30.2", "v30.2" or "30.2-alpine" all name the release.
     return parse_version(tag.removeprefix("v").split("-", 1)[0])
+
+
+def image_version_problems(version: str | None, image: str) -> list[str]:
+    """Why the release a network would run cannot get a working config, if it cannot.
+
+    ``spec.version`` is checked by validation; this catches an image whose
+    tag names a release from before config sections (``bitcoin/bitcoin:0.16``),
+    which would ignore the ``[regtest]`` section and listen on loopback only.
+    """
+    found = core_version(version, image)
+    if found is not None and found < MIN_VERSION:
+        return [
+            f"spec.image: Invalid value: {image!r}: its tag names Bitcoin Core {found}, which reads no "
+            f"config sections; use {MIN_VERSION} or newer (or set spec.version if the tag is not the release)"
+        ]
+    return []
 
 
 # -- rpcauth ------------------------------------------------------------------------------
