@@ -519,7 +519,8 @@ def test_crd_schema_is_structural_unit(schema):
 
 
 @pytest.mark.parametrize("version", ["0.17", "0.17.1", "0.21.2", "22.0", "30.2", "31.0rc1", "0.16.3", "0.9.1",
-                                     "v30.2", "30", "30.2-alpine", "latest", " 30.2"])
+                                     "v30.2", "30", "30.2-alpine", "latest", " 30.2", "30.02", "31.0rc0",
+                                     "0.21.01"])
 def test_crd_version_pattern_matches_validate_unit(schema, version):
     """spec.version: the API server's pattern and validate() agree on every release number."""
     import re

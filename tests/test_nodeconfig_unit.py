@@ -442,3 +442,13 @@ def test_an_image_tag_older_than_config_sections_is_an_invalid_spec_unit():
     f.seed(new_network(implementation="bitcoind", image="bitcoin/bitcoin:0.16.3", version="30.2"), new_secret())
     f.sync()
     assert len(f.action_objects("create", "statefulsets")) == 1
+
+
+@pytest.mark.parametrize("text", [*VERSIONS, "0.17", "22.0", "31.0rc1", "30.02", "31.0rc0", "0.16.3", "v30.2"])
+def test_every_version_the_schema_accepts_parses_unit(text):
+    """What spec.version accepts is always a release the controller can render for, and only that."""
+    from bitcoin_controller.apis.bitcoincontroller.v1 import BitcoinNetworkSpec, validate
+
+    accepted = not validate(BitcoinNetworkSpec.from_dict({"nodes": 1, "version": text}))
+    parsed = nodeconfig.parse_version(text)
+    assert accepted == (parsed is not None and parsed >= nodeconfig.MIN_VERSION)

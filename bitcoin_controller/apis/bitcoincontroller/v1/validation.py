@@ -100,7 +100,10 @@ def validate(spec: BitcoinNetworkSpec) -> list[str]:
 
 #: The CRD's pattern for spec.version: a Bitcoin Core release from 0.17 on
 #: (config sections), optionally a release candidate: "0.21.1", "30.2", "31.0rc1".
-VERSION_PATTERN = r"^(0\.(1[7-9]|[2-9][0-9])(\.[0-9]+)?|[1-9][0-9]*\.[0-9]+(\.[0-9]+)?)(rc[0-9]+)?$"
+VERSION_PATTERN = (
+    r"^(0\.(1[7-9]|[2-9][0-9])(\.(0|[1-9][0-9]*))?"
+    r"|[1-9][0-9]*\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?)(rc[1-9][0-9]*)?$"
+)
 MAX_VERSION_LENGTH = 32
 
 
