@@ -320,7 +320,7 @@ def test_help_documents_every_flag_with_its_default_integration():
         "--health-probe-bind-address": ":8081",
         "--log-format": "auto",
         "--log-level": "info",
-        "--default-image-bitcoind": "ghcr.io/bitcoin-controller/bitcoind:30.2",
+        "--default-image-bitcoind": "docker.io/bitcoin/bitcoin:30.2",
         "--default-image-btcd": "ghcr.io/bitcoin-controller/btcd:v0.24.2",
         "--rpc-call-timeout": "15s",
         "--rpc-max-reply-bytes": "4194304",
