@@ -842,3 +842,19 @@ def test_troubleshooting_explains_every_reason_unit():
     section = text[heading.start():]
     missing = sorted(r for r in reasons if f"`{r}`" not in section)
     assert not missing, f"docs/operations.md, Troubleshooting: say what {', '.join(missing)} means and what to do"
+
+
+# --- quoted tests are the real tests ------------------------------------------------------------------
+
+def test_test_functions_quoted_in_the_docs_match_the_tests_unit():
+    """A fenced Python block that shows a ``def test_..._unit`` is a verbatim prefix of that test."""
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("test_*.py"))
+    quoted = 0
+    for doc in DOCS:
+        for block in re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S):
+            if re.match(r"def test_\w+_unit\(", block):
+                quoted += 1
+                assert block.strip() in sources, (
+                    f"{doc.relative_to(ROOT)}: the quoted {block.split('(')[0][4:]} differs from the test in tests/"
+                )
+    assert quoted >= 1
