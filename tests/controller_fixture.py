@@ -135,6 +135,9 @@ class Fixture:
                     target.append(copy.deepcopy(obj))
 
     def new_controller(self) -> Controller:
+        previous = getattr(self, "controller", None)
+        if previous is not None:  # its credential watches would outlive the test
+            previous.secrets.stop()
         self.client = fake.Clientset(*self.api_objects)
         factory = SharedInformerFactory(self.client, 0)
         informers = (
@@ -149,6 +152,7 @@ class Fixture:
             for obj in objs:
                 informer.informer().get_indexer().add(copy.deepcopy(obj))
         self.client.clear_actions()
+        self.informers = informers
         self.controller = controller
         return controller
 

@@ -93,8 +93,12 @@ def test_every_rbac_rule_has_a_comment_saying_why_unit():
 
 
 def test_no_role_lists_or_watches_secrets_anywhere_unit(rbac):
+    # list/watch only on named Secrets: RBAC then requires a metadata.name field selector.
     for role in h.by_kind(rbac, "ClusterRole") + h.by_kind(rbac, "Role"):
-        assert not h.verbs_for(role, "secrets") & {"list", "watch", "update", "patch", "delete"}
+        assert not h.verbs_for(role, "secrets") & {"update", "patch", "delete"}
+        for rule in h.rules_for(role, "secrets"):
+            if set(rule["verbs"]) & {"list", "watch"}:
+                assert rule.get("resourceNames"), "an unnamed list or watch on secrets reads every Secret"
 
 
 def test_deployment_runs_two_replicas_with_leader_election_unit(deployment):

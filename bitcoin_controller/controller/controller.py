@@ -32,7 +32,7 @@ from ..clientgo.util import workqueue
 from ..utils.clock import REAL_CLOCK, Clock
 from . import events as ev
 from . import metrics, resources
-from .credentials import Credentials, CredentialsError, read_credentials
+from .credentials import Credentials, CredentialsError, SecretCache
 from .implementations import P2P_PORT, Implementation, get_implementation
 from .mesh import MeshMemory, NodeRPC, reconcile_mesh
 from .status import (
@@ -94,6 +94,7 @@ class Controller:
         rate_limiter: workqueue.RateLimiter | None = None,
         rpc_pool_size: int = 16,
         clock: Clock = REAL_CLOCK,
+        secret_cache: SecretCache | None = None,
     ) -> None:
         self.clientset = clientset
         self.recorder = recorder
@@ -116,6 +117,9 @@ class Controller:
         )
         self.rpc_pool = ThreadPoolExecutor(max_workers=rpc_pool_size, thread_name_prefix="rpc")
         self.mesh_memory = MeshMemory()
+        # Credential Secrets come from single-object watches, not a GET per
+        # sync; a changed Secret resyncs the networks that use it.
+        self.secrets = secret_cache or SecretCache(clientset, self.workqueue.add, clock=clock)
         self._in_flight: dict[int, tuple[str, float]] = {}
         self._in_flight_lock = threading.Lock()
 
@@ -246,6 +250,7 @@ class Controller:
         cut_short.cancel()
         for t in threads:
             t.join()
+        self.secrets.stop()
         self.rpc_pool.shutdown(wait=True, cancel_futures=True)
         log.info("controller stopped")
 
@@ -335,6 +340,7 @@ class Controller:
             # Deleted: garbage collection removes what it owned.
             logger.debug("network no longer exists")
             metrics.forget_network(namespace, name)
+            self.secrets.release(key)
             return None
         if metav1.get_deletion_timestamp(network):
             logger.debug("network is being deleted")
@@ -380,7 +386,7 @@ class _Sync:
 
         self.ensure_service(impl)
         try:
-            credentials = read_credentials(self.c.clientset, self.namespace, spec.secret)
+            credentials = self.c.secrets.get(f"{self.namespace}/{self.name}", self.namespace, spec.secret)
         except CredentialsError as err:
             self.event(ev.WARNING, err.reason, err.message)
             self.fail_all(err.reason, err.message)
