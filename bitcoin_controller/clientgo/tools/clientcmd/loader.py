@@ -1,12 +1,14 @@
 """Building a ``rest.Config`` from a kubeconfig, mirroring ``k8s.io/client-go/tools/clientcmd``.
 
-Kubeconfig files are full of cases worth not re-implementing: merged
-``$KUBECONFIG`` lists, contexts, relative certificate paths, inline base64
-certificates, exec credential plugins, OIDC refresh.  The ``kubernetes``
-PyPI package already handles them, so this module lets
-``kubernetes.config.load_kube_config`` fill a ``kubernetes.client.Configuration``
-and then converts that into our :class:`~bitcoin_controller.clientgo.rest.Config`.
-Nothing else of that package is used: requests go through our own
+Plain kubeconfigs -- merged ``$KUBECONFIG`` lists, contexts, relative
+certificate paths, inline base64 certificates, tokens, token files,
+impersonation -- are read by :mod:`.kubeconfig`, without the ``kubernetes``
+package, whose import alone costs some 18 MiB.  Users with an exec credential
+plugin or an OIDC/auth-provider need refreshing credentials; for those (only)
+``kubernetes.config.load_kube_config`` fills a
+``kubernetes.client.Configuration``, which is converted into our
+:class:`~bitcoin_controller.clientgo.rest.Config`.  Nothing else of that
+package is used: requests go through our own
 :class:`~bitcoin_controller.clientgo.rest.RESTClient`.
 
 Credentials that expire (exec plugins, OIDC) keep working because the
@@ -16,9 +18,8 @@ back (``persist_config=False``): a controller has no business editing a
 user's kubeconfig.
 
 Known gaps, all rare for a controller: ``proxy-url`` is ignored (with a
-warning), basic auth (removed from Kubernetes in 1.19) is not supported, an
-exec plugin that returns a client *certificate* is not refreshed, and a
-``tokenFile`` is read once rather than every minute.
+warning), basic auth (removed from Kubernetes in 1.19) is not supported, and an
+exec plugin that returns a client *certificate* is not refreshed.
 """
 
 from __future__ import annotations
@@ -72,14 +73,31 @@ def build_config_from_kubeconfig(
     ``context`` overrides the file's ``current-context``; ``master_url``
     overrides the cluster's server (``ConfigOverrides.ClusterInfo.Server``).
     """
-    # Imported here: the kubernetes package pulls in its whole generated
-    # client, which costs about a second and is only needed at start-up.
+    from .kubeconfig import KubeconfigError, load_kubeconfig, needs_plugin, to_rest_config_kwargs
+
+    try:
+        loaded = load_kubeconfig(kubeconfig_path)
+        _, cluster, user = loaded.resolve(context)
+        if needs_plugin(user):
+            config = _config_through_the_kubernetes_package(kubeconfig_path, context)
+        else:
+            config = Config(**to_rest_config_kwargs(cluster, user))
+    except KubeconfigError as err:
+        raise ConfigError(f"invalid kubeconfig {kubeconfig_path}: {err}") from None
+    if master_url:
+        config.host = master_url
+    return config
+
+
+def _config_through_the_kubernetes_package(kubeconfig_path: str, context: str | None) -> Config:
+    """Exec plugins and auth-providers: let the ``kubernetes`` package run and refresh them.
+
+    Imported only here: the package pulls in its whole generated client,
+    which costs about half a second and some 18 MiB of memory.
+    """
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
 
-    paths = [os.path.expanduser(p) for p in kubeconfig_path.split(os.pathsep) if p]
-    if not any(os.path.exists(p) for p in paths):
-        raise ConfigError(f"no kubeconfig file found at {kubeconfig_path}")
     configuration = k8s_client.Configuration()
     try:
         k8s_config.load_kube_config(
@@ -90,10 +108,7 @@ def build_config_from_kubeconfig(
         )
     except k8s_config.ConfigException as err:
         raise ConfigError(f"invalid kubeconfig {kubeconfig_path}: {err}") from None
-    config = config_from_client_configuration(configuration)
-    if master_url:
-        config.host = master_url
-    return config
+    return config_from_client_configuration(configuration)
 
 
 def config_from_client_configuration(configuration: Any) -> Config:
