@@ -146,7 +146,7 @@ class Operator:
                     "--health-probe-bind-address", f"127.0.0.1:{self.health_port}", *extra]
             self.ready_path = "/readyz"
         else:
-            argv = [str(ensure_kopf_venv()), "run", "--standalone", "--all-namespaces", "--quiet",
+            argv = [str(ensure_kopf_venv()), "run", "--standalone", "--all-namespaces",
                     f"--liveness=http://127.0.0.1:{self.health_port}/healthz", str(KOPF_OPERATOR), *extra]
             self.ready_path = "/healthz"
         self.args = " ".join(argv[1:])
@@ -338,7 +338,7 @@ class Bench:
             result.create_p50 = statistics.median(result.create_samples)
         print(f"          {result.kind} create -> children (ms): "
               f"{', '.join(f'{x * 1000:.0f}' for x in result.create_samples)}", flush=True)
-        self.delete_namespace(ns, wait=0)
+        self.delete_namespace(ns)
 
     # -- 2. the burst and its request floor -----------------------------------------------------------
 
@@ -386,7 +386,7 @@ class Bench:
             and max(self.owned_seen(ns, f"scale-{i:03d}") or 0 for i in range(count)), 60) or done
         took = max(done, seen) - start
         print(f"          floor {tag}: {count} first syncs' requests in {took:.2f} s", flush=True)
-        self.delete_namespace(ns, wait=0)
+        self.delete_namespace(ns)  # waited for: its deletion must not fall into a measurement
         return took
 
     def run_burst(self, result: Result) -> str:
