@@ -64,3 +64,17 @@ def test_controller_sees_the_same_network_through_slim_caches_unit():
         return {"status": status, "writes": writes}
 
     assert run(transform=True) == run(transform=False)
+
+
+def test_compacted_objects_share_their_strings_and_stay_equal_unit():
+    import json
+
+    network = new_network()
+    _, sts = desired_objects(network)
+    raw = json.dumps(sts)
+    first, second = (transforms.slim_statefulset(json.loads(raw)) for _ in range(2))
+    assert first == json.loads(raw)  # nothing but managedFields/status would be dropped
+    a = first["spec"]["template"]["spec"]["containers"][0]
+    b = second["spec"]["template"]["spec"]["containers"][0]
+    assert a["imagePullPolicy"] is b["imagePullPolicy"]  # one copy of each short value ...
+    assert next(iter(a)) is next(iter(b))  # ... and of each key

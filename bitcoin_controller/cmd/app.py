@@ -41,6 +41,7 @@ from ..controller import CONTROLLER_NAME, Controller, transforms
 from ..controller.resources import NODE_POD_SELECTOR
 from ..controller.rpc import BitcoinRPCConnector
 from ..logs import configure_logging
+from ..utils import memory
 from .options import Options
 from .servers import HTTPEndpoints
 
@@ -232,8 +233,10 @@ def _register_process_metrics() -> None:
 
 
 def run(opts: Options) -> int:
+    memory.limit_arenas()  # before any thread starts (utils/memory.py says why)
     configure_logging(opts.log_format, opts.log_level)
     _register_process_metrics()
     process = Process(opts)
     _install_signal_handlers(process.stop)
+    memory.start_trimming(process.stop)
     return process.run()
