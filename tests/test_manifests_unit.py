@@ -116,7 +116,7 @@ def test_controller_flags_are_known_to_the_cli_unit(deployment):
     options = pytest.importorskip("bitcoin_controller.cmd.options")
     parsed = options.parse_options(h.container_args(deployment), environ={})
     assert parsed.leader_elect is True
-    assert parsed.workers == 2
+    assert parsed.workers == 4
     assert parsed.resync_period == 30.0
 
 
