@@ -425,8 +425,8 @@ class Bench:
             result.burst_requests = {m: (own_after[m] - own_before.get(m, 0)) / count for m in own_after
                                      if own_after[m] - own_before.get(m, 0)}
         print(f"          {result.kind}: {count} networks' first syncs done in {result.burst:.2f} s "
-              f"(children and statuses: {finished - start:.2f} s; {len(events)} Events, the last at "
-              f"{last - start:.2f} s)", flush=True)
+              f"(children and statuses: {finished - start:.2f} s; {len(events)} Events"
+              + (f", the last at {last - start:.2f} s)" if events else ")"), flush=True)
         return ns
 
     # -- 3./4. steady state and memory -------------------------------------------------------------------
