@@ -306,6 +306,9 @@ class Bench:
         return {"apiVersion": api_version, "kind": "BitcoinNetwork", "metadata": {"name": name, "namespace": ns},
                 "spec": {"nodes": 0, "implementation": IMPLEMENTATION, "secret": bc.SECRET_NAME}}
 
+    # (IMPLEMENTATION may be switched to btcd by --implementation, for ours only: the
+    # floor then lacks the TLS Secret and certificate write, so only RSS compares.)
+
     def owned_seen(self, ns: str, name: str) -> float | None:
         svc = self.timeline.added["Service"].get((ns, resources.service_name(name)))
         sts = self.timeline.added["StatefulSet"].get((ns, resources.statefulset_name(name)))
@@ -604,7 +607,10 @@ def main() -> int:
     parser.add_argument("--writers", type=int, default=16)
     parser.add_argument("--steady-seconds", type=float, default=60.0)
     parser.add_argument("--burst-timeout", type=float, default=240.0)
+    parser.add_argument("--implementation", default=IMPLEMENTATION, choices=("bitcoind", "btcd"),
+                        help="btcd: our memory with certificates issued (the floor and Kopf do not match it)")
     args = parser.parse_args()
+    globals()["IMPLEMENTATION"] = args.implementation
 
     cluster = None
     started = False
