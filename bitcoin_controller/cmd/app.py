@@ -41,10 +41,11 @@ from ..clientgo.tools.leaderelection import (
     LeaseLock,
 )
 from ..clientgo.util.workqueue.metrics import REGISTRY
-from ..controller import CONTROLLER_NAME, Controller
+from ..controller import CONTROLLER_NAME, Controller, transforms
 from ..controller.resources import NODE_POD_SELECTOR
 from ..controller.rpc import BitcoinRPCConnector
 from ..logs import configure_logging
+from ..utils import memory
 from .options import Options
 from .servers import HTTPEndpoints
 
@@ -109,6 +110,14 @@ class Process:
         self.pod_factory = SharedInformerFactory(
             self.clientset, opts.resync_period, namespace=namespace, tweak_list_options=only_node_pods
         )
+        # Cache only what the controller reads or writes back (controller/transforms.py).
+        for informer, transform in (
+            (self.factory.bitcoincontroller().v1().bitcoin_networks(), transforms.slim_network),
+            (self.factory.apps().v1().stateful_sets(), transforms.slim_statefulset),
+            (self.factory.core().v1().services(), transforms.strip_managed_fields),
+            (self.pod_factory.core().v1().pods(), transforms.slim_pod),
+        ):
+            informer.informer().set_transform(transform)
         self.broadcaster = record.new_broadcaster()
         self.broadcaster.start_structured_logging()
         self.broadcaster.start_recording_to_sink(record.EventSinkImpl(self.clientset))
@@ -299,6 +308,7 @@ def run(opts: Options, *, api_wait: float | None = None) -> int:
     (see :class:`~.cli_errors.ExitCode`), with the traceback only for ``--debug``."""
     from .cli_errors import run_cli
 
+    memory.limit_arenas()  # before any thread starts (utils/memory.py says why)
     configure_logging(opts.log_format, "debug" if opts.debug else opts.log_level)
     holder: list[Process] = []
 
@@ -315,4 +325,5 @@ def run(opts: Options, *, api_wait: float | None = None) -> int:
     _register_process_metrics()
     process = holder[0]
     _install_signal_handlers(process.stop)
+    memory.start_trimming(process.stop)
     return process.run()
