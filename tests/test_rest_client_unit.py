@@ -10,11 +10,8 @@ from fake_apiserver import FakeAPIServer, Handler, Recorded, Reply, self_signed_
 
 from bitcoin_controller.apimachinery import errors
 from bitcoin_controller.apimachinery.metav1 import ListOptions
-from bitcoin_controller.clientgo.kubernetes import (
-    JSON_PATCH,
-    MERGE_PATCH,
-    Clientset,
-)
+from bitcoin_controller.apimachinery.types import JSON_PATCH, MERGE_PATCH
+from bitcoin_controller.clientgo.kubernetes import Clientset
 from bitcoin_controller.clientgo.rest import (
     CachedFileTokenSource,
     Config,

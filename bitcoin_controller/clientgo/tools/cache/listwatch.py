@@ -15,8 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from ....apimachinery import watch
 from ....apimachinery.metav1 import ListOptions
+from ....apimachinery.schema import ResourceInfo
 from ...kubernetes.clientset import NAMESPACE_ALL, Interface
-from ...kubernetes.scheme import ResourceInfo, resource_named
 
 __all__ = [
     "Lister",
@@ -87,20 +87,20 @@ class ListWatch:
 
 def new_filtered_list_watch_from_client(
     client: Interface,
-    resource: ResourceInfo | str,
+    resource: ResourceInfo,
     namespace: str = NAMESPACE_ALL,
     tweak_list_options: TweakListOptionsFunc | None = None,
 ) -> ListWatch:
     """``cache.NewFilteredListWatchFromClient``: list and watch one resource through a clientset.
 
-    ``resource`` is a :class:`~..kubernetes.scheme.ResourceInfo` or a plural
-    resource name (``"pods"``).  ``tweak_list_options`` is applied to a *copy*
+    ``resource`` is a :class:`~bitcoin_controller.apimachinery.schema.ResourceInfo`
+    (Go passes the resource's name and a REST client that knows its group;
+    the info carries both).  ``tweak_list_options`` is applied to a *copy*
     of the options before every LIST and WATCH, so it can set selectors
     without changing the reflector's own bookkeeping.  The namespace is
     ignored for cluster-scoped resources.
     """
-    info = resource if isinstance(resource, ResourceInfo) else resource_named(resource)
-    resource_client = client.resource(info, namespace)
+    resource_client = client.resource(resource, namespace)
 
     def prepared(opts: ListOptions, is_watch: bool) -> ListOptions:
         opts = opts.copy()
@@ -121,7 +121,7 @@ def new_filtered_list_watch_from_client(
 
 def new_list_watch_from_client(
     client: Interface,
-    resource: ResourceInfo | str,
+    resource: ResourceInfo,
     namespace: str = NAMESPACE_ALL,
     field_selector: str | None = None,
 ) -> ListWatch:
