@@ -18,7 +18,7 @@ from bitcoin_controller.apimachinery.watch.mux import WAIT_IF_CHANNEL_FULL, Broa
 from bitcoin_controller.clientgo.kubernetes import fake
 from bitcoin_controller.clientgo.kubernetes.clientset import Interface, ResourceClient
 from bitcoin_controller.clientgo.tools import record
-from bitcoin_controller.clientgo.util.workqueue.metrics import REGISTRY
+from bitcoin_controller.componentbase.metrics.legacyregistry import REGISTRY
 from bitcoin_controller.utils.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(30)

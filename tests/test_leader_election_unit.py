@@ -28,7 +28,7 @@ from bitcoin_controller.clientgo.tools.leaderelection import (
     run_or_die,
 )
 from bitcoin_controller.clientgo.tools.record import EventRecorder
-from bitcoin_controller.clientgo.util.workqueue.metrics import REGISTRY
+from bitcoin_controller.componentbase.metrics.legacyregistry import REGISTRY
 from bitcoin_controller.utils.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(60)

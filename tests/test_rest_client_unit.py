@@ -22,7 +22,7 @@ from bitcoin_controller.clientgo.rest import (
     pool_manager_for,
 )
 from bitcoin_controller.clientgo.rest.client import ERROR_CODE_LABEL
-from bitcoin_controller.clientgo.util.workqueue.metrics import REGISTRY
+from bitcoin_controller.componentbase.metrics.legacyregistry import REGISTRY
 from bitcoin_controller.utils.clock import FakeClock
 
 TOKEN = "s3cr3t-token-value"

@@ -37,7 +37,7 @@ from ..clientgo.tools.leaderelection import (
     LeaderElector,
     LeaseLock,
 )
-from ..clientgo.util.workqueue.metrics import REGISTRY
+from ..componentbase.metrics.legacyregistry import REGISTRY
 from ..controller import CONTROLLER_NAME, Controller
 from ..controller.resources import NODE_POD_SELECTOR
 from ..controller.rpc import BitcoinRPCConnector

@@ -42,8 +42,8 @@ import urllib3
 from prometheus_client import Counter
 
 from ...apimachinery import errors
+from ...componentbase.metrics.legacyregistry import REGISTRY
 from ...utils.clock import REAL_CLOCK, Clock
-from ..util.workqueue.metrics import REGISTRY
 from .body import encode_json
 from .config import Config
 from .throttle import TokenBucketRateLimiter

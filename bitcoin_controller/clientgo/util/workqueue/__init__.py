@@ -18,8 +18,9 @@ client-go (Go)                     this package
                                    :func:`default_controller_rate_limiter`,
                                    :func:`default_item_based_rate_limiter`
 ``MetricsProvider``, ``SetProvider`` :class:`MetricsProvider`,
-                                   :func:`set_provider`,
-                                   :class:`PrometheusMetricsProvider`
+                                   :func:`set_provider`
+component-base's workqueue provider :class:`PrometheusMetricsProvider`
+                                   (:mod:`.prometheus`)
 =================================  ==========================================
 
 A controller's handlers add ``"namespace/name"`` keys; workers ``get`` a key,
@@ -43,20 +44,20 @@ from .default_rate_limiters import (
 )
 from .delaying_queue import MAX_WAIT, DelayingInterface, DelayingQueue
 from .metrics import (
-    DEFAULT_PROVIDER,
-    DURATION_BUCKETS,
-    REGISTRY,
     UNFINISHED_WORK_UPDATE_PERIOD,
     CounterMetric,
     GaugeMetric,
     HistogramMetric,
     MetricsProvider,
     NoopMetricsProvider,
-    PrometheusMetricsProvider,
     SettableGaugeMetric,
     get_provider,
     set_provider,
 )
+
+# Imported for its effect too: it makes the Prometheus provider the default
+# (component-base's init() in a Go binary).
+from .prometheus import DEFAULT_PROVIDER, DURATION_BUCKETS, PrometheusMetricsProvider
 from .queue import Interface, Queue
 from .rate_limiting_queue import (
     RateLimitingInterface,
@@ -82,7 +83,6 @@ __all__ = [
     "NoopMetricsProvider",
     "PrometheusMetricsProvider",
     "Queue",
-    "REGISTRY",
     "RateLimiter",
     "RateLimitingInterface",
     "RateLimitingQueue",
