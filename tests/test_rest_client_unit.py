@@ -16,12 +16,12 @@ from bitcoin_controller.clientgo.rest import (
     CachedFileTokenSource,
     Config,
     RESTClient,
-    TokenBucketRateLimiter,
     TransportError,
     anonymous_client_config,
     pool_manager_for,
 )
 from bitcoin_controller.clientgo.rest.client import ERROR_CODE_LABEL
+from bitcoin_controller.clientgo.util.flowcontrol import TokenBucketRateLimiter
 from bitcoin_controller.componentbase.metrics.legacyregistry import REGISTRY
 from bitcoin_controller.utils.clock import FakeClock
 

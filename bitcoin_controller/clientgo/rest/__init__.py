@@ -31,7 +31,6 @@ from .config import (
     default_user_agent,
     in_cluster_config,
 )
-from .throttle import TokenBucketRateLimiter
 from .transport import CachedFileTokenSource, TransportError, pool_manager_for
 from .watch import StreamWatcher
 
@@ -54,7 +53,6 @@ __all__ = [
     "TransportError",
     "CachedFileTokenSource",
     "pool_manager_for",
-    "TokenBucketRateLimiter",
     "encode_json",
     "delete_options",
 ]

@@ -44,9 +44,9 @@ from prometheus_client import Counter
 from ...apimachinery import errors
 from ...componentbase.metrics.legacyregistry import REGISTRY
 from ...utils.clock import REAL_CLOCK, Clock
+from ..util.flowcontrol import TokenBucketRateLimiter
 from .body import encode_json
 from .config import Config
-from .throttle import TokenBucketRateLimiter
 from .transport import CachedFileTokenSource, TransportError, pool_manager_for
 from .watch import StreamWatcher
 
@@ -111,8 +111,10 @@ class RESTClient:
             if config.bearer_token_file
             else None
         )
+        if config.qps is not None and config.qps < 0:
+            raise ValueError("qps must be positive")
         self._throttle = (
-            TokenBucketRateLimiter(config.qps, config.burst or int(config.qps) or 1, clock)
+            TokenBucketRateLimiter(config.qps, max(1, int(config.burst or config.qps or 1)), clock)
             if config.qps
             else None
         )

@@ -13,12 +13,12 @@ All delays are float seconds.
 
 from __future__ import annotations
 
-import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
 
 from ....utils.clock import REAL_CLOCK, Clock
+from ..flowcontrol import TokenBucketRateLimiter
 
 __all__ = [
     "BucketRateLimiter",
@@ -128,35 +128,16 @@ class BucketRateLimiter(RateLimiter):
 
     Edge cases follow ``x/time/rate``: an infinite ``qps`` never delays; a
     ``burst`` below 1 can never grant a token (infinite delay); a ``qps`` of
-    zero hands out the ``burst`` tokens once and then delays forever.
+    zero hands out the ``burst`` tokens once and then delays forever.  The
+    bucket is :class:`~..flowcontrol.TokenBucketRateLimiter`, the one the REST
+    client and the event spam filter use too.
     """
 
     def __init__(self, qps: float, burst: int, clock: Clock = REAL_CLOCK) -> None:
-        self._qps = float(qps)
-        self._burst = burst
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._tokens = float(burst)
-        self._last = clock.now()
+        self._bucket = TokenBucketRateLimiter(qps, burst, clock)
 
     def when(self, item: Hashable) -> float:
-        with self._lock:
-            if self._qps == math.inf:
-                return 0.0
-            if self._qps <= 0:
-                if self._burst >= 1:
-                    self._burst -= 1
-                    return 0.0
-                return math.inf
-            if self._burst < 1:
-                return math.inf
-            now = self._clock.now()
-            # Refill for the time since the last reservation, never above burst.
-            elapsed = max(0.0, now - self._last)
-            tokens = min(float(self._burst), self._tokens + elapsed * self._qps) - 1.0
-            self._tokens = tokens
-            self._last = now
-            return 0.0 if tokens >= 0 else -tokens / self._qps
+        return self._bucket.reserve()
 
     def num_requeues(self, item: Hashable) -> int:
         return 0
