@@ -171,11 +171,6 @@ class ProcessorListener:
             self._pending.append(notification)
             self._cond.notify()
 
-    def pending(self) -> int:
-        """Notifications buffered and not yet delivered."""
-        with self._cond:
-            return len(self._pending)
-
     # -- delivery side ------------------------------------------------------------------
 
     def start(self) -> None:
@@ -330,11 +325,6 @@ class SharedProcessor:
             del self._listeners[listener]
             if self._started:
                 listener.close()
-
-    def listeners(self) -> list[ProcessorListener]:
-        """The registered listeners (a copy)."""
-        with self._lock:
-            return list(self._listeners)
 
     def distribute(self, notification: Notification, sync: bool) -> None:
         """Give ``notification`` to every listener, or only to syncing ones if ``sync``."""
