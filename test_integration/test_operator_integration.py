@@ -539,6 +539,81 @@ def test_service_account_may_read_only_the_allowed_credential_secret_integration
         as_sa.core_v1().pods(ns).delete(f"{NETWORK}-sts-0")
 
 
+def _denied_create(admin: Clientset, as_sa: Clientset, secret: dict[str, Any]) -> errors.ForbiddenError:
+    """Create ``secret`` as the ServiceAccount and return the refusal.
+
+    An admission policy takes effect a moment after it is created, so a create
+    that slips through (cleaned up at once by the admin) is retried briefly; a
+    policy that never denies fails the test.
+    """
+    ns = secret["metadata"]["namespace"]
+
+    def attempt() -> errors.ForbiddenError | None:
+        try:
+            as_sa.core_v1().secrets(ns).create(secret)
+        except errors.ForbiddenError as err:
+            return err
+        admin.core_v1().secrets(ns).delete(secret["metadata"]["name"])
+        return None
+
+    what = f"the create of {secret['type']} Secret {secret['metadata']['name']} to be denied"
+    return wait_for(attempt, 15, 0.5, what)
+
+
+@pytest.mark.timeout(120)
+def test_service_account_cannot_create_or_read_a_token_secret_integration(operated, crd_and_rbac):
+    # The path RBAC alone left open: "get bitcoin-default-secret in every
+    # namespace" + "create Secrets anywhere" = create a ServiceAccount-token
+    # Secret under that name and read the minted token back.  The controller
+    # itself converged a btcd network with its TLS Secret under the same rules
+    # (test_the_service_accounts_rbac_is_sufficient_integration).
+    ns, admin = operated.namespace, operated.client
+    as_sa = service_account_clientset(crd_and_rbac)
+    tls_secret = admin.core_v1().secrets(ns).get(f"{NETWORK}-rpc-tls")
+    assert tls_secret["type"] == "kubernetes.io/tls"  # created by the controller, as itself
+
+    def secret(namespace: str, name: str, type_: str, **meta: Any) -> dict[str, Any]:
+        obj = {"apiVersion": "v1", "kind": "Secret", "type": type_,
+               "metadata": {"name": name, "namespace": namespace, **meta}}
+        if type_ == "kubernetes.io/tls":  # else the API server's validation refuses it first
+            obj["data"] = {"tls.crt": base64.b64encode(b"x").decode(), "tls.key": base64.b64encode(b"x").decode()}
+        return obj
+
+    token_annotation = {"kubernetes.io/service-account.name": "default"}
+    for namespace in (ns, "kube-system"):
+        denied = _denied_create(admin, as_sa, secret(
+            namespace, DEFAULT_SECRET, "kubernetes.io/service-account-token", annotations=token_annotation))
+        assert "kubernetes.io/tls" in str(denied)
+    # Nor any other Secret it could read back: not under a readable name, not
+    # without a BitcoinNetwork owning it, not of another type.
+    assert "kubernetes.io/tls" in str(_denied_create(admin, as_sa, secret(ns, DEFAULT_SECRET, "Opaque")))
+    assert "-rpc-tls" in str(_denied_create(admin, as_sa, secret(ns, DEFAULT_SECRET, "kubernetes.io/tls")))
+    assert "BitcoinNetwork" in str(_denied_create(admin, as_sa, secret(ns, "x-rpc-tls", "kubernetes.io/tls")))
+
+    # And a token Secret that exists (made by an admin) cannot be read.
+    admin.core_v1().secrets(ns).create(secret(ns, "a-token", "kubernetes.io/service-account-token",
+                                              annotations=token_annotation))
+    wait_for(lambda: (admin.core_v1().secrets(ns).get("a-token").get("data") or {}).get("token"), 30, 0.25,
+             "the token controller to fill the token Secret")
+    with pytest.raises(errors.ForbiddenError):
+        as_sa.core_v1().secrets(ns).get("a-token")
+    with pytest.raises(errors.ForbiddenError):
+        as_sa.core_v1().secrets(ns).get(tls_secret["metadata"]["name"])  # not even its own
+
+    # The verbs dropped as unused stay dropped.
+    with pytest.raises(errors.ForbiddenError):
+        as_sa.apps_v1().stateful_sets(ns).get(f"{NETWORK}-sts")
+    with pytest.raises(errors.ForbiddenError):
+        as_sa.apps_v1().stateful_sets(ns).delete(f"{NETWORK}-sts")
+    with pytest.raises(errors.ForbiddenError):
+        as_sa.core_v1().services(ns).delete(f"{NETWORK}-svc")
+    with pytest.raises(errors.ForbiddenError):
+        as_sa.core_v1().pods(ns).get(f"{NETWORK}-sts-0")
+    with pytest.raises(errors.ForbiddenError):
+        as_sa.bitcoincontroller_v1().bitcoin_networks(ns).patch(
+            NETWORK, {"status": {"message": "x"}}, subresource="status")
+
+
 @pytest.mark.timeout(120)
 def test_network_naming_a_forbidden_secret_is_told_how_to_allow_it_integration(operated):
     ns, admin, proc = operated.namespace, operated.client, operated.proc

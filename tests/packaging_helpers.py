@@ -101,17 +101,60 @@ def assert_controller_rbac(cluster_role: dict[str, Any], lease_role: dict[str, A
     # Networks: read, and write only the status subresource (never spec).
     group = "bitcoincontroller.dev"
     assert verbs_for(cluster_role, "bitcoinnetworks", group) == {"get", "list", "watch"}
-    assert verbs_for(cluster_role, "bitcoinnetworks/status", group) <= {"update", "patch"}
-    assert "update" in verbs_for(cluster_role, "bitcoinnetworks/status", group)
-    # Owned objects: full life cycle on StatefulSets and Services, read-only pods.
-    owned = {"get", "list", "watch", "create", "update", "delete"}
+    assert verbs_for(cluster_role, "bitcoinnetworks/status", group) == {"update"}
+    # Owned objects: informer-cached (list, watch), created and corrected; the
+    # garbage collector deletes them, and reads come from the cache (no get).
+    owned = {"list", "watch", "create", "update"}
     assert verbs_for(cluster_role, "statefulsets", "apps") == owned
     assert verbs_for(cluster_role, "services") == owned
-    assert verbs_for(cluster_role, "pods") == {"get", "list", "watch"}
+    assert verbs_for(cluster_role, "pods") == {"list", "watch"}
     # Nothing the controller does not use.
     for resource in ("configmaps", "nodes", "namespaces", "serviceaccounts", "deployments"):
         assert not rules_for(cluster_role, resource)
         assert not rules_for(cluster_role, resource, "apps")
+
+
+def allows(role: dict[str, Any], verb: str, resource: str, group: str = "", name: str = "") -> bool:
+    """Whether one of ``role``'s rules grants ``verb`` on ``resource`` (``name``: a named request)."""
+    for rule in rules_for(role, resource, group):
+        if verb not in rule.get("verbs", []):
+            continue
+        names = rule.get("resourceNames")
+        if names and name not in names:
+            continue
+        return True
+    return False
+
+
+def assert_secret_policy(objects: list[dict[str, Any]], username: str,
+                         credential_secret_names: list[str]) -> dict[str, Any]:
+    """The ValidatingAdmissionPolicy that limits the Secrets the controller may create.
+
+    Checked by structure (the CEL itself is proven on a real API server by the
+    RBAC integration test): it matches Secret writes by the controller's
+    ServiceAccount only, denies, fails closed, and requires type
+    kubernetes.io/tls and a "-rpc-tls" name -- which no readable credential
+    Secret name may have, or the controller could create what it can read.
+    """
+    policy = one(objects, "ValidatingAdmissionPolicy")
+    binding = one(objects, "ValidatingAdmissionPolicyBinding")
+    spec = policy["spec"]
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    assert "matchResources" not in binding["spec"], "the policy must hold in every namespace"
+    assert spec["failurePolicy"] == "Fail"
+    [rule] = spec["matchConstraints"]["resourceRules"]
+    assert (rule["apiGroups"], rule["resources"]) == ([""], ["secrets"])
+    assert "CREATE" in rule["operations"]
+    [condition] = spec["matchConditions"]
+    assert condition["expression"] == f"request.userInfo.username == '{username}'"
+    expressions = " ".join(v["expression"] for v in spec["validations"])
+    assert "object.type == 'kubernetes.io/tls'" in expressions
+    assert "endsWith('-rpc-tls')" in expressions
+    assert "'BitcoinNetwork'" in expressions
+    for name in credential_secret_names:
+        assert not name.endswith("-rpc-tls"), f"{name}: the controller could create it, then read it"
+    return policy
 
 
 def containers_of(pod_spec: dict[str, Any]) -> Iterator[dict[str, Any]]:

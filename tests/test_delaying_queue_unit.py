@@ -86,6 +86,20 @@ def test_zero_or_negative_delay_adds_immediately_unit(queue):
     assert queue.get() == ("past", False)
 
 
+@pytest.mark.parametrize("delay", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_delay_is_rejected_and_wedges_nothing_unit(clock, queue, delay):
+    clock.parked_after(1)
+    queue.add_after("early", 1)
+    with pytest.raises(ValueError, match="finite"):
+        queue.add_after("bad", delay)
+    queue.add_after("late", 2)
+    clock.parked_with(1)
+    clock.step(2)
+    # Both finite items are delivered in order; the rejected one never is.
+    assert [queue.get()[0] for _ in range(2)] == ["early", "late"]
+    assert queue.len() == 0
+
+
 def test_items_become_ready_in_deadline_order_unit(clock, queue):
     clock.parked_after(1)
     queue.add_after("c", 3)

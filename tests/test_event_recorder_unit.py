@@ -17,6 +17,7 @@ from bitcoin_controller.apimachinery.types import STRATEGIC_MERGE_PATCH
 from bitcoin_controller.apimachinery.watch.mux import WAIT_IF_CHANNEL_FULL, Broadcaster
 from bitcoin_controller.clientgo.kubernetes import fake
 from bitcoin_controller.clientgo.kubernetes.clientset import Interface, ResourceClient
+from bitcoin_controller.clientgo.rest import RequestConstructionError, encode_json
 from bitcoin_controller.clientgo.tools import record
 from bitcoin_controller.componentbase.metrics.legacyregistry import REGISTRY
 from bitcoin_controller.utils.clock import FakeClock
@@ -325,6 +326,43 @@ def test_status_errors_are_not_retried_unit(broadcaster) -> None:
     calls = sink.wait_calls(3)
     # The next event's write proves the rejected ones were abandoned after one try.
     assert [c[1]["reason"] for c in calls] == ["Rejected", "Exists", "Next"]
+
+
+@pytest.mark.parametrize(
+    "err", [ValueError("garbled answer"), TypeError("a bug deep in a library"), ConnectionError("reset")],
+    ids=["ValueError", "TypeError", "ConnectionError"],
+)
+def test_errors_other_than_status_and_construction_are_retried_unit(broadcaster, clock, err) -> None:
+    # client-go gives up only on StatusError and RequestConstructionError;
+    # everything else may be transient and is retried after a sleep.
+    sink = FakeSink()
+    sink.failures[("create", "Flaky")] = [err]
+    broadcaster.start_recording_to_sink(sink)
+    broadcaster.new_recorder(SOURCE).event(pod(), "Normal", "Flaky", "x")
+    sink.wait_calls(1)
+    wait_for(clock.has_waiters, "the retry sleep")
+    clock.step(10)
+    calls = sink.wait_calls(2)
+    assert [c[1]["reason"] for c in calls] == ["Flaky", "Flaky"]
+
+
+def test_request_construction_errors_are_not_retried_unit(broadcaster) -> None:
+    sink = FakeSink()
+    sink.always_fail[("create", "Unbuildable")] = RequestConstructionError("cannot encode")
+    broadcaster.start_recording_to_sink(sink)
+    recorder = broadcaster.new_recorder(SOURCE)
+    recorder.event(pod(), "Normal", "Unbuildable", "a")
+    recorder.event(pod(), "Normal", "Next", "b")
+    calls = sink.wait_calls(2)
+    assert [c[1]["reason"] for c in calls] == ["Unbuildable", "Next"]  # one try, then the next event
+
+
+def test_unencodable_body_is_a_request_construction_error_unit() -> None:
+    with pytest.raises(RequestConstructionError):
+        encode_json({"when": object()})
+    with pytest.raises(RequestConstructionError):
+        record.EventSinkImpl(_RecordingClientset(), namespace="mine").create(
+            {"metadata": {"name": "e", "namespace": "theirs"}})
 
 
 def test_transport_errors_are_retried_after_randomised_then_fixed_sleeps_unit(

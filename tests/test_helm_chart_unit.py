@@ -139,7 +139,8 @@ def test_default_render_has_every_manifest_kind_except_the_namespace_unit():
     expected = sorted(o["kind"] for o in plain if o["kind"] != "Namespace")
     assert sorted(o["kind"] for o in rendered) == expected
     for obj in rendered:
-        if obj["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+        if obj["kind"] in ("ClusterRole", "ClusterRoleBinding", "ValidatingAdmissionPolicy",
+                           "ValidatingAdmissionPolicyBinding"):
             continue
         if obj["kind"] in ("Secret", "NetworkPolicy"):
             assert obj["metadata"]["namespace"] == "default"  # where the networks are
@@ -160,6 +161,19 @@ def test_rendered_rbac_is_least_privilege_and_matches_the_manifests_unit():
     for binding in h.by_kind(rendered, "ClusterRoleBinding") + h.by_kind(rendered, "RoleBinding"):
         assert binding["subjects"] == [
             {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": NAMESPACE}]
+    user = f"system:serviceaccount:{NAMESPACE}:{sa['metadata']['name']}"
+    policy = h.assert_secret_policy(rendered, user, ["bitcoin-default-secret"])
+    plain_policy = h.one(plain, "ValidatingAdmissionPolicy")
+    assert policy["spec"]["validations"] == plain_policy["spec"]["validations"]
+    assert policy["spec"]["matchConstraints"] == plain_policy["spec"]["matchConstraints"]
+
+
+def test_secret_policy_follows_the_service_account_and_can_be_turned_off_unit():
+    rendered = render("serviceAccount.name=btc-sa", "watchNamespace=bitcoin")
+    h.assert_secret_policy(rendered, f"system:serviceaccount:{NAMESPACE}:btc-sa", ["bitcoin-default-secret"])
+    off = render("rbac.restrictSecretCreation=false")
+    assert not h.by_kind(off, "ValidatingAdmissionPolicy")
+    assert not h.by_kind(off, "ValidatingAdmissionPolicyBinding")
 
 
 def test_credential_secret_names_drive_rbac_and_the_default_secret_unit():

@@ -21,6 +21,7 @@ from bitcoin_controller.clientgo.tools.leaderelection import (
     LeaderCallbacks,
     LeaderElectionConfig,
     LeaderElector,
+    LeaderWorkError,
     LeaseLock,
     LeaseNotRenewedError,
     new_leader_healthz_adaptor,
@@ -597,10 +598,34 @@ def test_a_failing_leader_work_gives_up_leadership_unit() -> None:
         raise RuntimeError("controller crashed")
 
     a.elector._config.callbacks.on_started_leading = crash
+    seen_by_on_stopped: list[BaseException | None] = []
+    stopped = a.elector._config.callbacks.on_stopped_leading
+
+    def on_stopped() -> None:
+        seen_by_on_stopped.append(a.elector.work_error)
+        stopped()
+
+    a.elector._config.callbacks.on_stopped_leading = on_stopped
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            a.elector.run(a.stop)
+        except Exception as err:
+            raised.append(err)
+
+    a.thread = threading.Thread(target=run, name="candidate-a", daemon=True)
     election = Election(clock, [a])
     a.thread.start()
     election.run_until(lambda: a.stopped_leading.is_set(), 10)
     assert a.terms and a.terms[-1].is_set()
+    a.thread.join(DEADLINE)
+    # A crash of the work is reported as a crash (Go: the panic kills the
+    # process), not as leadership that simply ended.
+    assert len(raised) == 1 and isinstance(raised[0], LeaderWorkError)
+    assert isinstance(raised[0].err, RuntimeError) and raised[0].__cause__ is raised[0].err
+    assert "controller crashed" in str(raised[0])
+    assert seen_by_on_stopped == [raised[0].err]
 
 
 def test_partitioned_leader_stops_before_the_follower_takes_over_unit() -> None:

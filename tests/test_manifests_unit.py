@@ -44,7 +44,9 @@ MANIFEST_FILES = [
     "rbac.yaml", "controller.yaml", "default-secret.yaml",
     "test-network.yaml", "network-policy.yaml",
 ]
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+                  "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+SERVICE_ACCOUNT_USER = f"system:serviceaccount:{CONTROLLER_NS}:bitcoin-controller"
 
 
 @pytest.mark.parametrize("name", MANIFEST_FILES)
@@ -81,6 +83,58 @@ def test_rbac_has_namespace_serviceaccount_and_bindings_unit(rbac):
 def test_rbac_is_least_privilege_unit(rbac):
     cluster_role, lease_role = h.one(rbac, "ClusterRole"), h.one(rbac, "Role")
     h.assert_controller_rbac(cluster_role, lease_role, ["bitcoin-default-secret"])
+
+
+def test_secret_creation_is_limited_by_an_admission_policy_unit(rbac):
+    # RBAC cannot restrict create by name or type: the policy closes "create
+    # a token Secret under a readable name, then read it".
+    h.assert_secret_policy(rbac, SERVICE_ACCOUNT_USER, ["bitcoin-default-secret"])
+
+
+def test_the_controllers_own_tls_secret_passes_the_admission_policy_unit():
+    # What the policy requires is what the controller builds (same three rules).
+    from bitcoin_controller.controller import resources
+
+    network = {"apiVersion": "bitcoincontroller.dev/v1", "kind": "BitcoinNetwork",
+               "metadata": {"name": "net", "namespace": "default", "uid": "u-1"}}
+    secret = resources.new_tls_secret(network, b"cert", b"key")
+    assert secret["type"] == "kubernetes.io/tls"
+    assert secret["metadata"]["name"].endswith("-rpc-tls")
+    assert any(ref["kind"] == "BitcoinNetwork" and ref["apiVersion"].startswith("bitcoincontroller.dev/")
+               for ref in secret["metadata"]["ownerReferences"])
+
+
+def test_every_api_call_of_a_sync_is_allowed_by_the_cluster_role_unit(rbac):
+    # The other half of least privilege: every verb the controller uses is
+    # granted (and the static test above shows nothing more is).
+    from controller_fixture import Fixture, desired_objects, new_network, new_secret, with_certificate
+
+    role = h.one(rbac, "ClusterRole")
+    groups = {"statefulsets": "apps", "bitcoinnetworks": "bitcoincontroller.dev"}
+    seen = set()
+    # A new btcd network (creates everything), then one whose children drifted (updates).
+    creds = "bitcoin-default-secret"  # the one name the ClusterRole lets it read
+    fresh = Fixture()
+    fresh.seed(new_network(secret=creds), new_secret(creds))
+    fresh.sync()
+    drifted = Fixture()
+    network = with_certificate(new_network(nodes=3, secret=creds))
+    svc, sts = desired_objects(network)
+    svc["spec"]["ports"] = []
+    sts["spec"]["replicas"] = 1
+    drifted.seed(network, svc, sts, new_secret(creds))
+    drifted.sync()
+    for f in (fresh, drifted):
+        for action in f.client.actions():
+            resource = action.resource.resource
+            if action.subresource:
+                resource += "/" + action.subresource
+            name = getattr(action, "name", "") or ""
+            seen.add((action.verb, resource))
+            assert h.allows(role, action.verb, resource, groups.get(resource.split("/")[0], ""), name), (
+                f"{action.verb} {resource} {name} is not granted")
+    assert {("create", "statefulsets"), ("create", "services"), ("create", "secrets"),
+            ("update", "statefulsets"), ("update", "bitcoinnetworks/status")} <= seen, seen
 
 
 def test_every_rbac_rule_has_a_comment_saying_why_unit():

@@ -7,11 +7,12 @@ import threading
 
 import pytest
 from fake_apiserver import FakeAPIServer, Handler, Recorded, Reply, self_signed_cert, status
+from waiting import wait_for
 
 from bitcoin_controller.apimachinery import errors
 from bitcoin_controller.apimachinery.metav1 import ListOptions
 from bitcoin_controller.apimachinery.types import JSON_PATCH, MERGE_PATCH
-from bitcoin_controller.clientgo.kubernetes import Clientset
+from bitcoin_controller.clientgo.kubernetes import Clientset, scheme
 from bitcoin_controller.clientgo.rest import (
     CachedFileTokenSource,
     Config,
@@ -20,7 +21,14 @@ from bitcoin_controller.clientgo.rest import (
     anonymous_client_config,
     pool_manager_for,
 )
-from bitcoin_controller.clientgo.rest.client import ERROR_CODE_LABEL
+from bitcoin_controller.clientgo.rest.client import (
+    ERROR_CODE_LABEL,
+    RequestCanceledError,
+    cancel_on,
+)
+from bitcoin_controller.clientgo.tools.cache import new_list_watch_from_client, new_store
+from bitcoin_controller.clientgo.tools.cache.keys import meta_namespace_key_func
+from bitcoin_controller.clientgo.tools.cache.reflector import Reflector
 from bitcoin_controller.clientgo.util.flowcontrol import TokenBucketRateLimiter
 from bitcoin_controller.componentbase.metrics.legacyregistry import REGISTRY
 from bitcoin_controller.utils.clock import FakeClock
@@ -211,6 +219,104 @@ def test_retry_after_is_honoured_then_gives_up_unit(server):
     with pytest.raises(errors.TooManyRequestsError):
         clientset(server, max_retries=2).core_v1().pods("ns1").get("p1")
     assert len(server.requests) == 2 + 3  # first try plus two retries
+
+
+def _in_thread(call):
+    """Run ``call`` in a daemon thread; the returned dict gets "result" or "error"."""
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["result"] = call()
+        except Exception as err:
+            outcome["error"] = err
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_retry_after_is_capped_unit(server):
+    # A server asking for a day-long wait gets at most max_retry_after seconds.
+    clock = FakeClock()
+    day = Reply(503, status(503, "ServiceUnavailable", "later"), {"Retry-After": "86400"})
+    server.route("GET", "/api/v1/namespaces/ns1/pods/p1", day, Reply(200, POD))
+    pods = Clientset(Config(host=server.url, max_retry_after=7.0), clock=clock).core_v1().pods("ns1")
+    thread, outcome = _in_thread(lambda: pods.get("p1"))
+    wait_for(clock.has_waiters, "the Retry-After wait")
+    clock.step(7.0)
+    thread.join(5.0)
+    assert outcome == {"result": POD}
+    assert len(server.requests) == 2
+
+
+def test_retry_after_cap_has_a_sane_default_unit():
+    assert 0 < Config(host="h").max_retry_after <= 60
+
+
+def test_retry_after_wait_ends_when_the_request_is_cancelled_unit(server):
+    clock = FakeClock()
+    busy = Reply(503, status(503, "ServiceUnavailable", "later"), {"Retry-After": "5"})
+    server.route("GET", "/api/v1/namespaces/ns1/pods/p1", busy)
+    pods = Clientset(Config(host=server.url), clock=clock).core_v1().pods("ns1")
+    stop = threading.Event()
+
+    def get():
+        with cancel_on(stop):
+            return pods.get("p1")
+
+    thread, outcome = _in_thread(get)
+    wait_for(clock.has_waiters, "the Retry-After wait")
+    stop.set()  # the clock never moves: only the event can end the wait
+    thread.join(5.0)
+    assert isinstance(outcome.get("error"), RequestCanceledError)
+    assert len(server.requests) == 1
+
+
+def test_reflector_stops_promptly_during_a_retry_after_wait_unit(server):
+    # The API server sheds load with a long Retry-After on every request: the
+    # reflector must still stop at once, not after the server's delay.
+    clock = FakeClock()
+    busy = Reply(503, status(503, "ServiceUnavailable", "later"), {"Retry-After": "3600"})
+    server.route("GET", "/api/v1/namespaces/ns1/pods", busy)
+    cs = Clientset(Config(host=server.url), clock=clock)
+    reflector = Reflector("retry-after-stop", new_list_watch_from_client(cs, scheme.PODS, "ns1"),
+                          None, new_store(meta_namespace_key_func), clock=clock)
+    stop = threading.Event()
+    thread = threading.Thread(target=reflector.run, args=(stop,), daemon=True)
+    thread.start()
+    wait_for(clock.has_waiters, "the Retry-After wait of the LIST")
+    stop.set()
+    thread.join(5.0)
+    assert not thread.is_alive()
+    # The abandoned LIST thread ends too, instead of sleeping on for an hour.
+    wait_for(lambda: not any(t.name.startswith("reflector-list-retry-after-stop")
+                             for t in threading.enumerate()), "the LIST thread to end")
+
+
+def test_reflector_stops_promptly_while_a_watch_open_waits_out_retry_after_unit(server):
+    # The LIST works, the WATCH is shed with a long Retry-After: the wait
+    # happens in the reflector's own thread and must end with its stop event.
+    clock = FakeClock()
+    pods_path = "/api/v1/namespaces/ns1/pods"
+    listing = {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "5"}, "items": []}
+    busy = Reply(503, status(503, "ServiceUnavailable", "later"), {"Retry-After": "3600"})
+
+    def route(handler, rec):
+        handler.reply(busy if rec.query.get("watch") == "true" else Reply(200, listing))
+
+    server.route("GET", pods_path, route)
+    cs = Clientset(Config(host=server.url), clock=clock)
+    reflector = Reflector("retry-after-watch", new_list_watch_from_client(cs, scheme.PODS, "ns1"),
+                          None, new_store(meta_namespace_key_func), clock=clock)
+    stop = threading.Event()
+    thread = threading.Thread(target=reflector.run, args=(stop,), daemon=True)
+    thread.start()
+    wait_for(lambda: any(r.query.get("watch") == "true" for r in server.requests) and clock.has_waiters(),
+             "the Retry-After wait of the WATCH")
+    stop.set()
+    thread.join(5.0)
+    assert not thread.is_alive()
 
 
 # -- watch ------------------------------------------------------------------------

@@ -8,8 +8,10 @@ every wait is a condition with a deadline.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
 from collections import deque
 from typing import Any
 
@@ -318,6 +320,34 @@ def test_remove_event_handler_stops_delivery_unit(fixture):
     w.add(pod("b", "3"))
     assert wait_until(lambda: len(keep.events) == 2)
     assert len(gone.events) == 1
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("started", [False, True], ids=["before-start", "running"])
+def test_removed_handlers_are_not_kept_unit(fixture, started):
+    # client-go's RemoveEventHandler forgets the listener; ours kept every
+    # listener ever added (200 add/remove cycles -> 200 handlers held).
+    f = fixture()
+    f.informer.add_event_handler(Recorder())
+    if started:
+        f.start()
+        f.watcher(1)
+    refs = []
+    for _ in range(200):
+        handler = Recorder()
+        refs.append(weakref.ref(handler))
+        f.informer.remove_event_handler(f.informer.add_event_handler(handler))
+        del handler
+    processor = f.informer._processor
+    assert len(processor.listeners()) == 1
+
+    def held() -> int:
+        gc.collect()
+        return sum(ref() is not None for ref in refs)
+
+    # A removed handler's thread ends on its own; then nothing refers to it.
+    assert wait_until(lambda: held() == 0), f"{held()} removed handlers still held"
+    assert processor.running() == (1 if started else 0)
 
 
 def _informer(resync: float) -> SharedIndexInformer:

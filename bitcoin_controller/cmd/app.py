@@ -8,7 +8,10 @@ With leader election the informers and workers only run while this replica
 holds the lease; a standby replica keeps no caches and is "ready" because
 standing by is its job.  Losing the lease while the process should still run
 means another replica may already be writing, so the process stops its work
-and exits non-zero for its Deployment to restart it.
+and exits with :data:`EXIT_LOST_LEASE` (3) for its Deployment to restart it.
+A crash of the work itself (an exception out of the controller) is reported
+as what it is: logged with its traceback, exit :data:`EXIT_CRASH` (1) --
+never disguised as a lost lease.
 
 SIGTERM/SIGINT set the stop event: the queue stops handing out work, syncs
 in flight get up to :data:`DRAIN_SECONDS` to finish, the lease is released so
@@ -46,7 +49,7 @@ from ..logs import configure_logging
 from .options import Options
 from .servers import HTTPEndpoints
 
-__all__ = ["run", "preflight", "DRAIN_SECONDS", "EXIT_LOST_LEASE", "STARTUP_API_WAIT"]
+__all__ = ["run", "preflight", "DRAIN_SECONDS", "EXIT_CRASH", "EXIT_LOST_LEASE", "STARTUP_API_WAIT"]
 
 log = structlog.get_logger("bitcoin_controller.cmd")
 
@@ -55,6 +58,8 @@ DRAIN_SECONDS = 20.0
 #: How long past its lease's expiry a leader that has not renewed still counts
 #: as healthy (kube-controller-manager's ``NewLeaderHealthzAdaptor(20 * time.Second)``).
 LEADER_HEALTHZ_TIMEOUT = 20.0
+#: Exit code when the controller's work raised (with or without leader election).
+EXIT_CRASH = 1
 #: Exit code when the lease was lost while the process should still have run.
 EXIT_LOST_LEASE = 3
 _LEADER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -183,10 +188,16 @@ class Process:
         log.info("leader observed", leader=identity, me=identity == self.identity)
 
     def _stopped_leading(self) -> None:
-        if not self.stop.is_set():
+        if self.stop.is_set():
+            return
+        if self.elector is not None and self.elector.work_error is not None:
+            # The elector gave the lease up because our own work raised; run()
+            # reports the crash when the elector re-raises it.
+            log.error("controller failed while leading: stopping")
+        else:
             self.lost_lease = True
             log.error("leader lease lost: stopping work and exiting so no two replicas write")
-            self.stop.set()
+        self.stop.set()
 
     # -- running ------------------------------------------------------------------
     def run_controller(self, stop: threading.Event) -> None:
@@ -208,16 +219,23 @@ class Process:
         self.endpoints.start()
         log.info("bitcoin-controller starting", identity=self.identity, leader_elect=self.opts.leader_elect,
                  namespace=self.opts.namespace or "<all>", workers=self.opts.workers)
+        crashed = False
         try:
             if self.elector is not None:
                 self.elector.run(self.stop)
             else:
                 self.run_controller(self.stop)
+        except Exception:
+            crashed = True
+            log.exception("bitcoin-controller crashed")
         finally:
+            self.stop.set()  # whatever ended the run, nothing may keep working
             self.factory.shutdown()
             self.pod_factory.shutdown()
             self.broadcaster.shutdown()
             self.endpoints.stop()
+        if crashed:
+            return EXIT_CRASH
         if self.lost_lease:
             return EXIT_LOST_LEASE
         log.info("bitcoin-controller stopped")

@@ -291,7 +291,8 @@ class Controller:
                 # mid-sync (its deletion event enqueues the network again if
                 # anything is left to do): retrying now would only fail again.
                 self.workqueue.forget(key)
-                metrics.observe_sync("success", self.clock.since(start))
+                # Neither a success nor an error: counted apart so that success means synced.
+                metrics.observe_sync("dropped", self.clock.since(start))
                 logger.debug("object or namespace going away; dropping the key", error=str(err))
             else:
                 self._retry(key, logger, err, start)

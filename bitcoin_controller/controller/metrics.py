@@ -1,6 +1,8 @@
 """The controller's own Prometheus metrics.
 
-Labels stay bounded: a sync's result (``success``/``error``), and for the
+Labels stay bounded: a sync's result (``success``, ``error``, ``conflict``, or
+``dropped`` for a key given up because its object or namespace is going
+away), and for the
 per-network gauges the network's namespace and name -- which are removed
 when the network is deleted, so deleted networks do not linger as series.
 Credentials never become labels.
@@ -25,7 +27,7 @@ SYNC_DURATION = Histogram(
 )
 SYNCS = Counter(
     "bitcoin_controller_syncs",
-    "Syncs of BitcoinNetworks, by result (success, error, conflict).",
+    "Syncs of BitcoinNetworks, by result (success, error, conflict, dropped).",
     ["result"],
     registry=REGISTRY,
 )

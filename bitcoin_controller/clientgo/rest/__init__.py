@@ -12,11 +12,13 @@ is built on this package; use it directly only for requests the clientset
 does not offer.
 """
 
-from .body import delete_options, encode_json
+from .body import RequestConstructionError, delete_options, encode_json
 from .client import (
     DEFAULT_WATCH_TIMEOUT,
     Request,
+    RequestCanceledError,
     RESTClient,
+    cancel_on,
     error_from_response,
     random_watch_timeout,
 )
@@ -46,6 +48,8 @@ __all__ = [
     "SERVICE_ACCOUNT_CA_FILE",
     "RESTClient",
     "Request",
+    "RequestCanceledError",
+    "cancel_on",
     "error_from_response",
     "random_watch_timeout",
     "DEFAULT_WATCH_TIMEOUT",
@@ -54,5 +58,6 @@ __all__ = [
     "CachedFileTokenSource",
     "pool_manager_for",
     "encode_json",
+    "RequestConstructionError",
     "delete_options",
 ]

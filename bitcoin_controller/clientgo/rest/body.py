@@ -10,16 +10,34 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["encode_json", "delete_options"]
+__all__ = ["encode_json", "delete_options", "RequestConstructionError"]
+
+
+class RequestConstructionError(ValueError):
+    """``rest.RequestConstructionError``: the request could not be built.
+
+    Building it again would fail again (a body that is not JSON-encodable,
+    a write aimed at a namespace the client may not write to), so callers
+    that retry -- the event broadcaster -- give up on this error and retry
+    every other one.  A :class:`ValueError`, so existing ``except
+    ValueError`` handlers still see it.
+    """
 
 
 def encode_json(body: bytes | str | dict[str, Any] | list[Any]) -> bytes:
-    """Bytes as given; ``str`` as UTF-8; dicts and lists as compact JSON in insertion order."""
+    """Bytes as given; ``str`` as UTF-8; dicts and lists as compact JSON in insertion order.
+
+    A body that cannot be encoded raises :class:`RequestConstructionError`.
+    """
     if isinstance(body, bytes):
         return body
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+    try:
+        if isinstance(body, str):
+            return body.encode("utf-8")
+        return json.dumps(body, separators=(",", ":")).encode("utf-8")
+    except (TypeError, ValueError) as err:
+        # The message names the type or the problem, never the body's content.
+        raise RequestConstructionError(f"cannot encode the request body: {err}") from None
 
 
 def delete_options(

@@ -18,7 +18,12 @@ request headers or bodies, so a token cannot leak through a log of errors.
 
 A 429 or 5xx answer with a ``Retry-After`` header is retried after the given
 delay, at most ``Config.max_retries`` times, as client-go's request retry
-does; throttled servers (API Priority and Fairness) rely on this.  A GET
+does; throttled servers (API Priority and Fairness) rely on this.  The delay
+is capped at ``Config.max_retry_after`` (a hostile or broken server asking
+for a day must not park an informer or a worker for a day), and the wait is
+cut short when the request's cancel event fires -- the stop event of the
+reflector that sent it, see :func:`cancel_on` -- as client-go's
+``SleepWithContext`` returns when the request's context is done.  A GET
 that fails because a pooled connection was closed by the server is replayed
 once on a fresh connection, as Go's HTTP transport does.
 
@@ -30,10 +35,14 @@ controller costs the API server.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import http
 import json
 import logging
+import math
 import random
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -53,6 +62,8 @@ from .watch import StreamWatcher
 __all__ = [
     "RESTClient",
     "Request",
+    "RequestCanceledError",
+    "cancel_on",
     "error_from_response",
     "random_watch_timeout",
     "DEFAULT_WATCH_TIMEOUT",
@@ -86,6 +97,34 @@ REQUEST_RESULTS = Counter(
     ["code", "method", "host"],
     registry=REGISTRY,
 )
+
+
+#: The cancel event of the requests the current thread sends: Python's stand-in
+#: for the ``ctx`` every client-go call takes.  Set with :func:`cancel_on`.
+_CANCEL: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "rest_request_cancel", default=None
+)
+
+
+@contextlib.contextmanager
+def cancel_on(event: threading.Event | None) -> Iterator[None]:
+    """Requests sent by this thread inside the block are cancelled by ``event``.
+
+    The Python form of passing a cancellable ``ctx`` down a client-go call
+    chain (``Watch(ctx, opts)``): the reflector wraps its LIST and WATCH in
+    ``with cancel_on(stop_event)`` so that a ``Retry-After`` wait ends when
+    the informer is stopped.  The event is only consulted between attempts;
+    an attempt in flight is bounded by its own timeouts.
+    """
+    token = _CANCEL.set(event)
+    try:
+        yield
+    finally:
+        _CANCEL.reset(token)
+
+
+class RequestCanceledError(TransportError):
+    """The request's cancel event fired before it got a usable answer (``context.Canceled``)."""
 
 
 class RESTClient:
@@ -180,6 +219,7 @@ class RESTClient:
     def _send(self, request: Request, *, stream: bool) -> urllib3.BaseHTTPResponse:
         url = request.url()
         timeout = request.effective_timeout(stream)
+        cancel = request.cancel_event if request.cancel_event is not None else _CANCEL.get()
         attempt = 0
         replayed = False
         while True:
@@ -218,14 +258,20 @@ class RESTClient:
                 reason = f"{type(err).__name__}: {err}"
                 raise TransportError(f"{request.method} {url}: {reason}") from err
             self._count(request.method, str(response.status))
-            delay = _retry_after(response)
+            delay = _retry_after(response, self.config.max_retry_after)
             if delay is None or attempt >= self.config.max_retries:
                 return response
             attempt += 1
             _discard(response)
             log.info("%s %s: HTTP %d, retrying after %ss (attempt %d)",
                      request.method, url, response.status, delay, attempt)
-            self._clock.sleep(delay)
+            if cancel is None:
+                self._clock.sleep(delay)
+            elif self._clock.wait_event(cancel, delay):
+                raise RequestCanceledError(
+                    f"{request.method} {url}: cancelled while waiting to retry "
+                    f"after HTTP {response.status}"
+                )
 
     def _count(self, method: str, code: str) -> None:
         REQUEST_RESULTS.labels(code=code, method=method, host=self._host_label).inc()
@@ -242,6 +288,7 @@ class Request:
         self.headers: dict[str, str] = {}
         self.body_bytes: bytes | None = None
         self.timeout_seconds: float | None = None
+        self.cancel_event: threading.Event | None = None
 
     def abs_path(self, path: str) -> Request:
         """The path below the server URL, e.g. ``/api/v1/namespaces/ns/pods``."""
@@ -275,6 +322,14 @@ class Request:
     def timeout(self, seconds: float) -> Request:
         """Read deadline for this request (silence between bytes), overriding the config."""
         self.timeout_seconds = seconds
+        return self
+
+    def cancel_when(self, event: threading.Event) -> Request:
+        """Cancel this request's ``Retry-After`` waits when ``event`` fires (``r.ctx`` in Go).
+
+        Overrides the thread's :func:`cancel_on` event for this request.
+        """
+        self.cancel_event = event
         return self
 
     def url(self) -> str:
@@ -393,17 +448,25 @@ def error_from_response(
     return errors.from_status(status, code)
 
 
-def _retry_after(response: urllib3.BaseHTTPResponse) -> float | None:
-    """Seconds to wait before retrying, when the answer asks for a retry (``checkWait`` in Go)."""
+def _retry_after(response: urllib3.BaseHTTPResponse, cap: float) -> float | None:
+    """Seconds to wait before retrying, when the answer asks for a retry (``checkWait`` in Go).
+
+    Only whole seconds count, as in Go's ``strconv.Atoi``; the result lies
+    in ``[0, cap]``.  A server's word is a hint, not a command: a huge value
+    is clamped rather than obeyed (or rejected, which would turn "busy"
+    into an instant retry storm).
+    """
     if response.status != 429 and response.status < 500:
         return None
     value = response.headers.get("Retry-After")
     if value is None:
         return None
     try:
-        return max(0.0, float(int(value.strip())))
+        seconds = float(int(value.strip()))
     except ValueError:
         return None
+    limit = cap if math.isfinite(cap) and cap >= 0 else 0.0
+    return min(max(0.0, seconds), limit)
 
 
 def _discard(response: urllib3.BaseHTTPResponse) -> None:

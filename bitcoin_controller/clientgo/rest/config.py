@@ -82,7 +82,9 @@ class Config:
     read deadline of ``timeoutSeconds + watch_read_timeout_margin`` so that a
     half-open connection is noticed.  ``max_retries`` bounds how often a
     response carrying ``Retry-After`` (429 or 5xx) is retried, like client-go's
-    ``maxRetries`` of 10.
+    ``maxRetries`` of 10; ``max_retry_after`` caps each such wait (the API
+    server asks for 1 s when it sheds load; a server asking for a day is
+    wrong, and ten day-long sleeps would freeze an informer).
     """
 
     host: str
@@ -106,6 +108,7 @@ class Config:
     connect_timeout: float = 30.0
     watch_read_timeout_margin: float = 30.0
     max_retries: int = 10
+    max_retry_after: float = 10.0
 
     def __repr__(self) -> str:
         # Like rest.Config.String(): never print credentials, even by accident in a log line.

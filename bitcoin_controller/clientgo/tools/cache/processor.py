@@ -173,13 +173,26 @@ class ProcessorListener:
 
     # -- delivery side ------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the delivery thread (once)."""
+    def start(self, on_exit: Callable[[ProcessorListener], None] | None = None) -> None:
+        """Start the delivery thread (once); ``on_exit(self)`` runs when it ends.
+
+        ``on_exit`` plays the part of ``wg.Done()`` for the processor's
+        ``WaitGroup`` in Go: it lets the processor forget a listener whose
+        thread has finished.
+        """
         with self._cond:
             if self._thread is not None or self._closed:
                 return
+
+            def run() -> None:
+                try:
+                    self.run()
+                finally:
+                    if on_exit is not None:
+                        on_exit(self)
+
             self._thread = threading.Thread(
-                target=self.run, name=f"informer-handler-{type(self.handler).__name__}", daemon=True
+                target=run, name=f"informer-handler-{type(self.handler).__name__}", daemon=True
             )
             self._thread.start()
 
@@ -306,25 +319,51 @@ class SharedProcessor:
         self._lock = threading.Lock()
         self._listeners: dict[ProcessorListener, bool] = {}
         self._started = False
-        self._all: list[ProcessorListener] = []
+        # Listeners whose delivery thread is running (Go's ``wg``): run() waits
+        # for them on stop, including removed ones still finishing a handler
+        # call.  A thread leaving takes its listener out, so nothing here holds
+        # a removed handler once its thread is gone.
+        self._running: set[ProcessorListener] = set()
 
     def add_listener(self, listener: ProcessorListener) -> ProcessorListener:
         """``addListener``: register (and start, if running); new listeners count as syncing."""
         with self._lock:
             self._listeners[listener] = True
-            self._all.append(listener)
             if self._started:
-                listener.start()
+                self._start(listener)
         return listener
 
     def remove_listener(self, listener: ProcessorListener) -> None:
-        """``removeListener``: unregister and stop a listener; unknown handles are ignored."""
+        """``removeListener``: unregister and stop a listener; unknown handles are ignored.
+
+        The processor keeps no reference to it afterwards (once its thread
+        ends), so adding and removing handlers in a loop does not grow memory.
+        """
         with self._lock:
             if listener not in self._listeners:
                 return
             del self._listeners[listener]
             if self._started:
                 listener.close()
+
+    def _start(self, listener: ProcessorListener) -> None:
+        # Under self._lock.
+        self._running.add(listener)
+        listener.start(on_exit=self._exited)
+
+    def _exited(self, listener: ProcessorListener) -> None:
+        with self._lock:
+            self._running.discard(listener)
+
+    def running(self) -> int:
+        """Listeners whose delivery thread has not ended yet."""
+        with self._lock:
+            return len(self._running)
+
+    def listeners(self) -> list[ProcessorListener]:
+        """The registered listeners (a copy)."""
+        with self._lock:
+            return list(self._listeners)
 
     def distribute(self, notification: Notification, sync: bool) -> None:
         """Give ``notification`` to every listener, or only to syncing ones if ``sync``."""
@@ -337,12 +376,12 @@ class SharedProcessor:
         """Start every listener, block until ``stop_event``, then stop and wait for them."""
         with self._lock:
             for listener in self._listeners:
-                listener.start()
+                self._start(listener)
             self._started = True
         stop_event.wait()
         with self._lock:
             listeners = list(self._listeners)
-            started = list(self._all)
+            started = list(self._running)
             for listener in listeners:
                 listener.close()
             # Listeners cannot be reused once closed.

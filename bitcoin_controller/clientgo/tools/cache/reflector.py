@@ -54,6 +54,7 @@ from ....apimachinery.metav1 import ListOptions
 from ....apimachinery.schema import ResourceInfo
 from ....apimachinery.watch import EventType
 from ....utils.clock import REAL_CLOCK, Clock
+from ...rest.client import cancel_on
 from . import metrics
 from .listwatch import ListerWatcher
 
@@ -451,9 +452,17 @@ class Reflector:
                 finished.set()
                 cycle.list_wake.set()
 
+        def do_list_until_stopped() -> None:
+            # The stop event cancels the LIST's Retry-After waits (the ctx of
+            # Go's List call), so the abandoned thread does not linger for them.
+            with cancel_on(stop_event):
+                do_list()
+
         # The LIST runs in its own thread so that a stop abandons it at once,
         # even while an HTTP request hangs (Go does the same with a goroutine).
-        threading.Thread(target=do_list, name=f"reflector-list-{self.name}", daemon=True).start()
+        threading.Thread(
+            target=do_list_until_stopped, name=f"reflector-list-{self.name}", daemon=True
+        ).start()
         cycle.list_wake.wait()
         if stop_event.is_set() or not finished.is_set():
             return
@@ -590,8 +599,13 @@ class Reflector:
             # with the first event.
             start = self._clock.now()
             try:
-                w = self._lister_watcher.watch(self._watch_options())
+                # A Retry-After wait while opening the watch ends with the stop
+                # event (Go passes the reflector's ctx to Watch for this).
+                with cancel_on(stop_event):
+                    w = self._lister_watcher.watch(self._watch_options())
             except Exception as err:
+                if stop_event.is_set():
+                    return
                 self._m_watch_errors.inc()
                 if is_watch_error_retriable(err):
                     log.debug("%s: watch of %s returned %s - backing off",

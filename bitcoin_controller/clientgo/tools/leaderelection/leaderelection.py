@@ -46,6 +46,7 @@ __all__ = [
     "LeaderCallbacks",
     "LeaderElectionConfig",
     "LeaderElector",
+    "LeaderWorkError",
     "LeaseNotRenewedError",
     "new_leader_elector",
     "run_or_die",
@@ -66,7 +67,9 @@ class LeaderCallbacks:
 
     * ``on_started_leading(stop_event)`` runs on a new thread once this
       candidate leads; ``stop_event`` is set when leadership ends, and the
-      work must stop then.  If it raises, leadership is given up.
+      work must stop then.  If it raises, leadership is given up and
+      :meth:`LeaderElector.run` raises :class:`LeaderWorkError` once it has
+      cleaned up: a crash of the work is a crash, not a lost lease.
     * ``on_stopped_leading()`` runs when :meth:`LeaderElector.run` returns,
       always -- even if this candidate never led.
     * ``on_new_leader(identity)`` (optional) runs on a new thread whenever
@@ -103,6 +106,21 @@ class LeaderElectionConfig:
 
 class LeaseNotRenewedError(RuntimeError):
     """:meth:`LeaderElector.check` failed: this leader has not renewed for too long."""
+
+
+class LeaderWorkError(RuntimeError):
+    """``on_started_leading`` raised; the original exception is ``__cause__`` and :attr:`err`.
+
+    In Go a panic in ``OnStartedLeading`` (which runs on its own goroutine)
+    kills the process.  Here the elector stops leading, releases the lease
+    if configured, calls ``on_stopped_leading``, and then raises this from
+    :meth:`LeaderElector.run`, so the caller can tell a crash from a lease
+    that was lost (``run`` returning normally while not asked to stop).
+    """
+
+    def __init__(self, err: BaseException) -> None:
+        super().__init__(f"the leader's work failed: {type(err).__name__}: {err}")
+        self.err = err
 
 
 def _validate(config: LeaderElectionConfig) -> None:
@@ -152,7 +170,18 @@ class LeaderElector:
         # cannot have been seen by others before that instant.
         self._renewed_at = float("-inf")
         self._reported_leader = ""
+        self._work_error: BaseException | None = None
         metrics.leader_off(config.name)
+
+    @property
+    def work_error(self) -> BaseException | None:
+        """What ``on_started_leading`` raised in the last term, or ``None``.
+
+        Already set when ``on_stopped_leading`` runs, so that callback can
+        tell "my work crashed" from "I lost the lease".
+        """
+        with self._state:
+            return self._work_error
 
     # -- observation ----------------------------------------------------------
     def get_leader(self) -> str:
@@ -286,7 +315,9 @@ class LeaderElector:
     def run(self, stop: threading.Event) -> None:
         """``Run``: acquire, lead until ``stop`` is set or the lease is lost, then clean up.
 
-        ``on_stopped_leading`` is called on the way out in every case.
+        ``on_stopped_leading`` is called on the way out in every case.  If
+        the leader's work raised, :class:`LeaderWorkError` is raised after
+        that.
         """
         leader_stop = threading.Event()
         try:
@@ -298,6 +329,9 @@ class LeaderElector:
             on_stopped = self._config.callbacks.on_stopped_leading
             if on_stopped is not None:
                 on_stopped()
+        err = self.work_error
+        if err is not None:
+            raise LeaderWorkError(err) from err
 
     def _acquire(self, stop: threading.Event) -> bool:
         """``acquire``: try until we lead (True) or ``stop`` is set (False)."""
@@ -350,8 +384,12 @@ class LeaderElector:
     def _run_leader_work(self, leader_stop: threading.Event) -> None:
         try:
             self._config.callbacks.on_started_leading(leader_stop)  # type: ignore[misc]
-        except Exception:
+        except Exception as err:
             _log.exception("on_started_leading failed; giving up leadership")
+            # Recorded before leader_stop is set: whoever sees leadership end
+            # (the renew loop, then on_stopped_leading) also sees why.
+            with self._state:
+                self._work_error = err
             leader_stop.set()
 
     def _renew(self, stop: threading.Event, leader_stop: threading.Event) -> None:

@@ -41,6 +41,7 @@ from ....apimachinery.watch.mux import (
     new_long_queue_broadcaster,
 )
 from ....utils.clock import REAL_CLOCK, Clock
+from ...rest.body import RequestConstructionError
 from .events_cache import CorrelatorOptions, EventCorrelator
 from .metrics import EVENTS_DROPPED
 from .reference import get_reference
@@ -88,8 +89,9 @@ class EventSink(ABC):
     Must write each event into the event's own namespace.  Methods return
     the event as stored and raise
     :class:`~bitcoin_controller.apimachinery.errors.StatusError` for API
-    failures (not retried) or any other exception for transport failures
-    (retried).
+    failures and :class:`~bitcoin_controller.clientgo.rest.RequestConstructionError`
+    for a request that cannot be built (neither is retried); any other
+    exception is retried, as client-go's ``recordEvent`` does.
     """
 
     @abstractmethod
@@ -430,8 +432,10 @@ def _record_event(
         level = logging.DEBUG if expected else logging.ERROR
         _log.log(level, "Server rejected event %s: %s (will not retry!)", _describe(event), err)
         return True
-    if isinstance(err, (ValueError, TypeError)):
-        # Go's RequestConstructionError: the request cannot be built, now or later.
+    if isinstance(err, RequestConstructionError):
+        # The request cannot be built, now or later.  Only this type: as in Go,
+        # any other error (transport, a garbled answer, a ValueError from deep
+        # in a library) may be transient and is retried.
         _log.error("Unable to construct event %s: %s (will not retry!)", _describe(event), err)
         return True
     _log.error("Unable to write event %s: %s (may retry after sleeping)", _describe(event), err)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ....apimachinery.types import STRATEGIC_MERGE_PATCH
 from ...kubernetes.clientset import NAMESPACE_ALL, Interface, ResourceClient
+from ...rest.body import RequestConstructionError
 from .event import EventSink
 
 __all__ = ["EventSinkImpl"]
@@ -21,8 +22,11 @@ class EventSinkImpl(EventSink):
     """``v1.EventSinkImpl``: write events with ``clientset.core_v1().events(<event's namespace>)``.
 
     With ``namespace`` set, events of any other namespace are refused with
-    :class:`ValueError` (Go's ``CreateWithEventNamespace`` check), so a
-    namespaced recorder cannot write elsewhere by mistake.
+    :class:`~...rest.body.RequestConstructionError` (a ``ValueError``; Go's
+    ``CreateWithEventNamespace`` check), so a namespaced recorder cannot
+    write elsewhere by mistake.  Go returns a plain error here, which the
+    broadcaster would retry twelve times to no avail; the same request can
+    never succeed, so it is classified as a construction error.
     """
 
     def __init__(self, clientset: Interface, namespace: str = NAMESPACE_ALL) -> None:
@@ -32,7 +36,7 @@ class EventSinkImpl(EventSink):
     def _events(self, event: dict[str, Any]) -> ResourceClient:
         namespace = (event.get("metadata") or {}).get("namespace") or ""
         if self._namespace and namespace != self._namespace:
-            raise ValueError(
+            raise RequestConstructionError(
                 f"can't write an event with namespace '{namespace}' "
                 f"in namespace '{self._namespace}'"
             )

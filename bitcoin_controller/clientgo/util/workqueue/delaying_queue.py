@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 from abc import abstractmethod
 from collections.abc import Hashable
@@ -91,7 +92,15 @@ class DelayingQueue(Queue, DelayingInterface):
         an *earlier* deadline replaces the old one: an item waits at most
         once, and a later retry request never postpones work already due
         sooner.
+
+        A non-finite delay raises :class:`ValueError` and adds nothing: a NaN
+        deadline compares false with everything and would corrupt the heap
+        order (wedging every delayed item behind it), and an infinite one
+        would hold the item forever.  Go cannot express either (a Duration
+        is an int64), so rejecting them is the faithful translation.
         """
+        if not math.isfinite(seconds):
+            raise ValueError(f"add_after: the delay must be a finite number of seconds, not {seconds!r}")
         with self._lock:
             if self._shutting_down:
                 return
