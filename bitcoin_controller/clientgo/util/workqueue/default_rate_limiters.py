@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
+from typing import Generic, TypeVar
 
 from ....utils.clock import REAL_CLOCK, Clock
 from ..flowcontrol import TokenBucketRateLimiter
@@ -26,29 +27,42 @@ __all__ = [
     "ItemFastSlowRateLimiter",
     "MaxOfRateLimiter",
     "RateLimiter",
+    "TypedBucketRateLimiter",
+    "TypedItemExponentialFailureRateLimiter",
+    "TypedItemFastSlowRateLimiter",
+    "TypedMaxOfRateLimiter",
+    "TypedRateLimiter",
+    "TypedWithMaxWaitRateLimiter",
     "WithMaxWaitRateLimiter",
     "default_controller_rate_limiter",
     "default_item_based_rate_limiter",
+    "default_typed_controller_rate_limiter",
+    "default_typed_item_based_rate_limiter",
 ]
 
+#: The item type (Go's ``T comparable``); kept apart from the queue's to
+#: avoid an import cycle.
+T = TypeVar("T", bound=Hashable)
 
-class RateLimiter(ABC):
-    """Decides retry delays (Go's ``workqueue.RateLimiter``)."""
+
+class TypedRateLimiter(ABC, Generic[T]):
+    """Decides retry delays (Go's ``workqueue.TypedRateLimiter[T]``; :data:`RateLimiter`
+    is the untyped name, as each ``Typed<Name>`` below has its untyped ``<Name>``)."""
 
     @abstractmethod
-    def when(self, item: Hashable) -> float:
+    def when(self, item: T) -> float:
         """Seconds ``item`` should wait now; records one more failure for it."""
 
     @abstractmethod
-    def forget(self, item: Hashable) -> None:
+    def forget(self, item: T) -> None:
         """Stop tracking ``item`` (it succeeded), resetting its back-off."""
 
     @abstractmethod
-    def num_requeues(self, item: Hashable) -> int:
+    def num_requeues(self, item: T) -> int:
         """How many failures are currently recorded for ``item``."""
 
 
-class ItemExponentialFailureRateLimiter(RateLimiter):
+class TypedItemExponentialFailureRateLimiter(TypedRateLimiter[T]):
     """Per-item exponential back-off: ``base_delay * 2**failures``, capped at ``max_delay``.
 
     Mirrors Go's ``ItemExponentialFailureRateLimiter``.  The n-th consecutive
@@ -82,7 +96,7 @@ class ItemExponentialFailureRateLimiter(RateLimiter):
             self._failures.pop(item, None)
 
 
-class ItemFastSlowRateLimiter(RateLimiter):
+class TypedItemFastSlowRateLimiter(TypedRateLimiter[T]):
     """``fast_delay`` for the first ``max_fast_attempts`` failures, then ``slow_delay``.
 
     Mirrors Go's ``ItemFastSlowRateLimiter``: useful when a few quick retries
@@ -114,7 +128,7 @@ class ItemFastSlowRateLimiter(RateLimiter):
             self._failures.pop(item, None)
 
 
-class BucketRateLimiter(RateLimiter):
+class TypedBucketRateLimiter(TypedRateLimiter[T]):
     """An overall token bucket: ``qps`` refill rate, ``burst`` capacity.
 
     Mirrors Go's ``BucketRateLimiter``, which wraps
@@ -146,7 +160,7 @@ class BucketRateLimiter(RateLimiter):
         pass
 
 
-class MaxOfRateLimiter(RateLimiter):
+class TypedMaxOfRateLimiter(TypedRateLimiter[T]):
     """The longest delay any of ``limiters`` asks for (Go's ``MaxOfRateLimiter``).
 
     Every limiter is asked on every call, not just until one gives a big
@@ -154,7 +168,7 @@ class MaxOfRateLimiter(RateLimiter):
     in each of them; skipping one would leave its state behind.
     """
 
-    def __init__(self, *limiters: RateLimiter) -> None:
+    def __init__(self, *limiters: TypedRateLimiter[T]) -> None:
         self._limiters = limiters
 
     def when(self, item: Hashable) -> float:
@@ -171,10 +185,10 @@ class MaxOfRateLimiter(RateLimiter):
             limiter.forget(item)
 
 
-class WithMaxWaitRateLimiter(RateLimiter):
+class TypedWithMaxWaitRateLimiter(TypedRateLimiter[T]):
     """Caps another limiter's delay at ``max_delay`` (Go's ``WithMaxWaitRateLimiter``)."""
 
-    def __init__(self, limiter: RateLimiter, max_delay: float) -> None:
+    def __init__(self, limiter: TypedRateLimiter[T], max_delay: float) -> None:
         self._limiter = limiter
         self._max_delay = max_delay
 
@@ -188,18 +202,31 @@ class WithMaxWaitRateLimiter(RateLimiter):
         self._limiter.forget(item)
 
 
-def default_controller_rate_limiter(clock: Clock = REAL_CLOCK) -> RateLimiter:
-    """Go's ``DefaultControllerRateLimiter``: per-item 5 ms..1000 s, overall 10 qps / burst 100.
+def default_typed_controller_rate_limiter(clock: Clock = REAL_CLOCK) -> TypedRateLimiter[Hashable]:
+    """Go's ``DefaultTypedControllerRateLimiter``: per-item 5 ms..1000 s, overall 10 qps / burst 100.
 
     The per-item exponential limiter protects against one hot item; the
     bucket caps the total retry rate when many items fail at once.
     """
-    return MaxOfRateLimiter(
-        ItemExponentialFailureRateLimiter(0.005, 1000.0),
-        BucketRateLimiter(qps=10, burst=100, clock=clock),
+    return TypedMaxOfRateLimiter(
+        TypedItemExponentialFailureRateLimiter(0.005, 1000.0),
+        TypedBucketRateLimiter(qps=10, burst=100, clock=clock),
     )
 
 
-def default_item_based_rate_limiter() -> RateLimiter:
-    """Go's ``DefaultItemBasedRateLimiter``: per-item exponential back-off 1 ms..1000 s."""
-    return ItemExponentialFailureRateLimiter(0.001, 1000.0)
+def default_typed_item_based_rate_limiter() -> TypedRateLimiter[Hashable]:
+    """Go's ``DefaultTypedItemBasedRateLimiter``: per-item exponential back-off 1 ms..1000 s."""
+    return TypedItemExponentialFailureRateLimiter(0.001, 1000.0)
+
+
+# The untyped names (Go: ``RateLimiter = TypedRateLimiter[any]`` and so on).
+RateLimiter = TypedRateLimiter
+ItemExponentialFailureRateLimiter = TypedItemExponentialFailureRateLimiter
+ItemFastSlowRateLimiter = TypedItemFastSlowRateLimiter
+BucketRateLimiter = TypedBucketRateLimiter
+MaxOfRateLimiter = TypedMaxOfRateLimiter
+WithMaxWaitRateLimiter = TypedWithMaxWaitRateLimiter
+#: ``DefaultControllerRateLimiter``
+default_controller_rate_limiter = default_typed_controller_rate_limiter
+#: ``DefaultItemBasedRateLimiter``
+default_item_based_rate_limiter = default_typed_item_based_rate_limiter
