@@ -44,7 +44,7 @@ import math
 import random
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
@@ -374,6 +374,15 @@ class Request:
                 f"{self.method} {self.url()}: the server's answer is not JSON"
             ) from None
 
+    def _fail(self, response: urllib3.BaseHTTPResponse) -> NoReturn:
+        """Release a streamed failure answer and raise its StatusError."""
+        try:
+            data = response.read()
+        except Exception:
+            data = b""
+        _discard(response)
+        raise error_from_response(response.status, data, self.method, self.url())
+
     def stream(self) -> Iterator[bytes]:
         """``Request.Stream``: the body of a 2xx answer as it arrives (pod logs with ``follow``).
 
@@ -382,12 +391,7 @@ class Request:
         """
         response = self.client._send(self, stream=True)
         if not 200 <= response.status < 300:
-            try:
-                data = response.read()
-            except Exception:
-                data = b""
-            _discard(response)
-            raise error_from_response(response.status, data, self.method, self.url())
+            self._fail(response)
 
         def chunks() -> Iterator[bytes]:
             try:
@@ -407,12 +411,7 @@ class Request:
         """
         response = self.client._send(self, stream=True)
         if response.status != 200:
-            try:
-                data = response.read()
-            except Exception:
-                data = b""
-            _discard(response)
-            raise error_from_response(response.status, data, self.method, self.url())
+            self._fail(response)
         return StreamWatcher(response, description=f"{self.method} {self.path}")
 
 

@@ -62,7 +62,33 @@ class TypedRateLimiter(ABC, Generic[T]):
         """How many failures are currently recorded for ``item``."""
 
 
-class TypedItemExponentialFailureRateLimiter(TypedRateLimiter[T]):
+class _ItemFailures(TypedRateLimiter[T]):
+    """The per-item failure count both per-item limiters keep (Go's ``failures`` map).
+
+    :meth:`_fail` records one more failure and returns how many there were
+    before it; :meth:`num_requeues` and :meth:`forget` read and clear it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failures: dict[Hashable, int] = {}
+
+    def _fail(self, item: Hashable) -> int:
+        with self._lock:
+            before = self._failures.get(item, 0)
+            self._failures[item] = before + 1
+            return before
+
+    def num_requeues(self, item: Hashable) -> int:
+        with self._lock:
+            return self._failures.get(item, 0)
+
+    def forget(self, item: Hashable) -> None:
+        with self._lock:
+            self._failures.pop(item, None)
+
+
+class TypedItemExponentialFailureRateLimiter(_ItemFailures[T]):
     """Per-item exponential back-off: ``base_delay * 2**failures``, capped at ``max_delay``.
 
     Mirrors Go's ``ItemExponentialFailureRateLimiter``.  The n-th consecutive
@@ -72,31 +98,20 @@ class TypedItemExponentialFailureRateLimiter(TypedRateLimiter[T]):
     """
 
     def __init__(self, base_delay: float, max_delay: float) -> None:
+        super().__init__()
         self._base_delay = base_delay
         self._max_delay = max_delay
-        self._lock = threading.Lock()
-        self._failures: dict[Hashable, int] = {}
 
     def when(self, item: Hashable) -> float:
-        with self._lock:
-            exp = self._failures.get(item, 0)
-            self._failures[item] = exp + 1
+        exp = self._fail(item)
         try:
             backoff = self._base_delay * 2.0**exp
         except OverflowError:
             return self._max_delay
         return min(backoff, self._max_delay)
 
-    def num_requeues(self, item: Hashable) -> int:
-        with self._lock:
-            return self._failures.get(item, 0)
 
-    def forget(self, item: Hashable) -> None:
-        with self._lock:
-            self._failures.pop(item, None)
-
-
-class TypedItemFastSlowRateLimiter(TypedRateLimiter[T]):
+class TypedItemFastSlowRateLimiter(_ItemFailures[T]):
     """``fast_delay`` for the first ``max_fast_attempts`` failures, then ``slow_delay``.
 
     Mirrors Go's ``ItemFastSlowRateLimiter``: useful when a few quick retries
@@ -105,27 +120,15 @@ class TypedItemFastSlowRateLimiter(TypedRateLimiter[T]):
     """
 
     def __init__(self, fast_delay: float, slow_delay: float, max_fast_attempts: int) -> None:
+        super().__init__()
         self._fast_delay = fast_delay
         self._slow_delay = slow_delay
         self._max_fast_attempts = max_fast_attempts
-        self._lock = threading.Lock()
-        self._failures: dict[Hashable, int] = {}
 
     def when(self, item: Hashable) -> float:
-        with self._lock:
-            failures = self._failures.get(item, 0) + 1
-            self._failures[item] = failures
-        if failures <= self._max_fast_attempts:
+        if self._fail(item) + 1 <= self._max_fast_attempts:
             return self._fast_delay
         return self._slow_delay
-
-    def num_requeues(self, item: Hashable) -> int:
-        with self._lock:
-            return self._failures.get(item, 0)
-
-    def forget(self, item: Hashable) -> None:
-        with self._lock:
-            self._failures.pop(item, None)
 
 
 class TypedBucketRateLimiter(TypedRateLimiter[T]):

@@ -21,7 +21,7 @@ from typing import Any
 
 from ....utils.clock import REAL_CLOCK, Clock
 from .metrics import MetricsProvider, new_retry_metric
-from .queue import T, Typed, TypedInterface
+from .queue import T, Typed, TypedInterface, TypedQueueConfig
 
 __all__ = [
     "DelayingInterface",
@@ -75,13 +75,9 @@ class _WaitFor:
 
 
 @dataclass
-class TypedDelayingQueueConfig:
+class TypedDelayingQueueConfig(TypedQueueConfig):
     """``TypedDelayingQueueConfig``: the fields of :class:`~.queue.TypedQueueConfig`
     (Go's ``Queue`` field, a queue to wrap, has no counterpart: this queue is one)."""
-
-    name: str = ""
-    metrics_provider: MetricsProvider | None = None
-    clock: Clock = REAL_CLOCK
 
 
 #: ``DelayingQueueConfig``: the untyped name.

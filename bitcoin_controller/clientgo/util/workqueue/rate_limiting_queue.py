@@ -30,7 +30,7 @@ from ....utils.clock import REAL_CLOCK, Clock
 from .default_rate_limiters import RateLimiter
 from .delaying_queue import TypedDelayingInterface, TypedDelayingQueue
 from .metrics import MetricsProvider
-from .queue import T
+from .queue import T, TypedQueueConfig
 
 __all__ = [
     "RateLimitingInterface",
@@ -66,13 +66,9 @@ RateLimitingInterface = TypedRateLimitingInterface
 
 
 @dataclass
-class TypedRateLimitingQueueConfig:
+class TypedRateLimitingQueueConfig(TypedQueueConfig):
     """``TypedRateLimitingQueueConfig``: the fields of :class:`~.queue.TypedQueueConfig`
     (Go's ``DelayingQueue`` field, a queue to wrap, has no counterpart)."""
-
-    name: str = ""
-    metrics_provider: MetricsProvider | None = None
-    clock: Clock = REAL_CLOCK
 
 
 #: ``RateLimitingQueueConfig``: the untyped name.
