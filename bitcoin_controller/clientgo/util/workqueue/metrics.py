@@ -35,6 +35,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Hashable
 from typing import Protocol
 
+# The registry lives in componentbase.metrics.legacyregistry; the name stays
+# importable here (not in __all__) for code written against the old place.
+from ....componentbase.metrics.legacyregistry import REGISTRY  # noqa: F401
 from ....utils.clock import Clock, RealClock
 
 __all__ = [
