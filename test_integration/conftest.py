@@ -115,6 +115,12 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[ClusterInfo]:
         started = local.up()
     except ClusterError as e:
         pytest.fail(f"could not start the local cluster: {e}")
+    if local.backend == "node":
+        # Controllers started as local processes use the published default image names,
+        # which nothing here can pull: give the local btcd image that name too.
+        from bitcoin_controller.controller.implementations import BTCD
+
+        local.tag_image(local.images["btcd"], BTCD.default_image)
     try:
         yield ClusterInfo("local", local.kubeconfig, local)
     finally:

@@ -557,9 +557,11 @@ class PeerAPIServer:
         main_port = urlsplit(main_server_url).port
         argv = _running_apiserver_argv(main_port)
         self.port = _free_port()
-        self.url = f"https://127.0.0.1:{self.port}"
-        self._argv = [a for a in argv if not a.startswith("--secure-port=")]
-        self._argv.append(f"--secure-port={self.port}")
+        self.url = f"https://{urlsplit(main_server_url).hostname}:{self.port}"
+        # The peer must not become an endpoint of the kubernetes Service (on the real node
+        # kube-proxy would balance in-cluster clients to it).
+        self._argv = [a for a in argv if not a.startswith(("--secure-port=", "--endpoint-reconciler-type="))]
+        self._argv += [f"--secure-port={self.port}", "--endpoint-reconciler-type=none"]
         self._ca_file = ca_file
         self._token = token
         self._log_path = log_path

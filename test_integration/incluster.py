@@ -173,6 +173,9 @@ class ControllerPod:
 
         try:
             wait_for(ready, timeout, "the controller Pods to be Ready", 0.5)
+            # A Lease left by an earlier release (its Pods could not release it once Helm
+            # had removed their Role) expires first; until then nobody reconciles.
+            wait_for(self.leader, timeout, "a controller Pod to hold the Lease", 0.5)
         except AssertionError as err:
             raise AssertionError(f"{err}\n--- controller log tail:\n{self.tail()}") from None
         self._restarts_at_start = sum(self._restarts(p) for p in self.pods())

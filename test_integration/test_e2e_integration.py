@@ -508,6 +508,10 @@ BAD_SPECS = [
     pytest.param({"nodes": "three", "implementation": "btcd"}, "spec.nodes", "must be of type integer",
                  id="wrong-type"),
     pytest.param({"implementation": "btcd"}, "spec.nodes", "Required value", id="missing-nodes"),
+    pytest.param({"nodes": 1, "implementation": "bitcoind", "version": "0.16.3"}, "spec.version", "should match",
+                 id="version-before-sections"),
+    pytest.param({"nodes": 1, "implementation": "btcd", "version": "30.2"}, "spec",
+                 "version is only for implementation bitcoind", id="version-for-btcd"),
 ]
 
 
@@ -546,6 +550,58 @@ def test_bad_names_and_implementation_switch_are_rejected_integration(admin_clie
     assert "implementation is immutable" in str(info.value)
     assert _networks(admin_client, namespace).get("valid")["spec"]["implementation"] == "btcd"
     assert [metav1.get_name(n) for n in _networks(admin_client, namespace).list()["items"]] == ["valid"]
+
+
+@pytest.mark.timeout(120)
+def test_bitcoind_config_secret_is_created_and_rotation_rolls_the_template_integration(
+    admin_client, ctl, namespace
+):
+    """As its ServiceAccount, the controller creates the owned config Secret and re-creates it on rotation.
+
+    The image is a ``localhost/`` name that nothing serves, so no pull leaves
+    the machine; the pods never run (no Bitcoin Core here) and are not waited for.
+    """
+    import hashlib
+    import hmac
+
+    secret = create_credentials_secret(admin_client, namespace)
+    obj = harness.new_network(NETWORK, 1, implementation="bitcoind", image="localhost/bitcoind:29.3")
+    obj["metadata"]["namespace"] = namespace
+    obj["spec"]["version"] = "29.3"
+    _networks(admin_client, namespace).create(obj)
+    statefulsets = admin_client.apps_v1().stateful_sets(namespace)
+    secrets = admin_client.core_v1().secrets(namespace)
+
+    def mounted() -> str | None:
+        try:
+            sts = statefulsets.get(f"{NETWORK}-sts")
+        except errors.NotFoundError:
+            return None
+        volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+        return volumes.get("bitcoin-conf", {}).get("secret", {}).get("secretName")
+
+    def rpcauth_admits(name: str, password: str) -> bool:
+        conf = base64.b64decode(secrets.get(name)["data"]["bitcoin.conf"]).decode()
+        (value,) = [line[len("rpcauth="):] for line in conf.splitlines() if line.startswith("rpcauth=")]
+        user, rest = value.split(":", 1)
+        salt, digest = rest.split("$", 1)
+        return hmac.compare_digest(hmac.new(salt.encode(), password.encode(), hashlib.sha256).hexdigest(), digest)
+
+    first = wait_for(mounted, 60, 0.5, "the StatefulSet mounting a config Secret")
+    created = secrets.get(first)
+    assert created["type"] == "Opaque" and created["immutable"] is True
+    assert metav1.get_controller_of(created)["kind"] == "BitcoinNetwork"
+    assert rpcauth_admits(first, TEST_RPC_PASSWORD)
+    container = statefulsets.get(f"{NETWORK}-sts")["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["bitcoind"] and "envFrom" not in container
+    assert TEST_RPC_PASSWORD not in str(statefulsets.get(f"{NETWORK}-sts"))
+
+    secret["data"]["BC_RPC_PASSWORD"] = base64.b64encode(b"rotated-Pa55word").decode()
+    secrets.update(secret)
+    second = wait_for(lambda: (mounted() if mounted() != first else None), 60, 0.5, "a new config Secret")
+    assert rpcauth_admits(second, "rotated-Pa55word") and not rpcauth_admits(second, TEST_RPC_PASSWORD)
+    assert "ConfigSecretCreated" in _event_reasons(admin_client, namespace)
+    _assert_no_credentials_in_events(admin_client, namespace)
 
 
 # --------------------------------------------------------------------------- 9. restarts

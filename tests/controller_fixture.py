@@ -19,7 +19,7 @@ from fake_bitcoin import FakeBitcoinNetwork
 from bitcoin_controller.clientgo.informers import SharedInformerFactory
 from bitcoin_controller.clientgo.kubernetes import fake
 from bitcoin_controller.clientgo.tools.record import FakeRecorder
-from bitcoin_controller.controller import Controller
+from bitcoin_controller.controller import Controller, nodeconfig
 from bitcoin_controller.controller import resources as res
 from bitcoin_controller.controller.implementations import get_implementation
 from bitcoin_controller.utils.clock import FakeClock
@@ -27,6 +27,8 @@ from bitcoin_controller.utils.clock import FakeClock
 NAMESPACE = "default"
 USER = "alice"
 PASSWORD = "s3cr3t-Pa55w0rd"
+#: uid/resourceVersion of new_secret(): what the config Secret's name is derived from.
+CREDENTIALS_VERSION = "uid-secret-creds/3"
 
 
 def new_network(name: str = "net", nodes: int = 3, implementation: str = "btcd", **spec: Any) -> dict[str, Any]:
@@ -56,18 +58,28 @@ def new_secret(name: str = "creds", user: str = USER, password: str | None = PAS
     }
 
 
+def config_secret_for(network: dict[str, Any], image: str, credentials_version: str = CREDENTIALS_VERSION) -> str:
+    """The name of the bitcoin.conf Secret the controller wants for a bitcoind ``network``."""
+    impl = get_implementation("bitcoind")
+    version = nodeconfig.core_version(network["spec"].get("version"), image)
+    digest = nodeconfig.config_digest(network, credentials_version, version, impl.rpc_port)
+    return nodeconfig.config_secret_name(network["metadata"]["name"], digest)
+
+
 def desired_objects(network: dict[str, Any], image: str | None = None) -> tuple[dict, dict]:
     """The Service and StatefulSet the controller should create for ``network``."""
     spec = network["spec"]
     impl = get_implementation(spec.get("implementation", "bitcoind"))
     svc = res.new_service(network, impl)
+    image = image or spec.get("image") or impl.default_image
     sts = res.new_statefulset(
         network,
         impl,
         replicas=spec["nodes"],
-        image=image or spec.get("image") or impl.default_image,
+        image=image,
         secret_name=spec.get("secret", "bitcoin-default-secret"),
         resources=spec.get("resources"),
+        config_secret=None if impl.credentials_in_env else config_secret_for(network, image),
     )
     for obj in (svc, sts):
         obj["metadata"]["resourceVersion"] = "20"
@@ -150,7 +162,19 @@ class Fixture:
                 informer.informer().get_indexer().add(copy.deepcopy(obj))
         self.client.clear_actions()
         self.controller = controller
+        self.informers = dict(zip(("BitcoinNetwork", "StatefulSet", "Service", "Pod"), informers, strict=True))
         return controller
+
+    def cache_created(self, *kinds: str) -> None:
+        """Put what the controller created (of ``kinds``) into the running controller's caches,
+        as its informers would once the watch events arrive."""
+        for action in self.client.actions():
+            obj = getattr(action, "object", None)
+            if action.verb == "create" and obj and obj.get("kind") in kinds:
+                name = obj["metadata"]["name"]
+                client = {"Service": self.client.core_v1().services, "StatefulSet": self.client.apps_v1().stateful_sets}
+                stored = client[obj["kind"]](NAMESPACE).get(name)
+                self.informers[obj["kind"]].informer().get_indexer().add(stored)
 
     def sync(self, key: str = f"{NAMESPACE}/net") -> Any:
         controller = self.new_controller()

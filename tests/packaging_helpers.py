@@ -132,9 +132,10 @@ def assert_secret_policy(objects: list[dict[str, Any]], username: str,
 
     Checked by structure (the CEL itself is proven on a real API server by the
     RBAC integration test): it matches Secret writes by the controller's
-    ServiceAccount only, denies, fails closed, and requires type
-    kubernetes.io/tls and a "-rpc-tls" name -- which no readable credential
-    Secret name may have, or the controller could create what it can read.
+    ServiceAccount only, denies, fails closed, and allows only a
+    kubernetes.io/tls Secret named "*-rpc-tls" or an immutable Opaque one named
+    "*-bitcoin-conf-<10 hex>" -- shapes no readable credential Secret name may
+    have, or the controller could create what it can read.
     """
     policy = one(objects, "ValidatingAdmissionPolicy")
     binding = one(objects, "ValidatingAdmissionPolicyBinding")
@@ -151,9 +152,12 @@ def assert_secret_policy(objects: list[dict[str, Any]], username: str,
     expressions = " ".join(v["expression"] for v in spec["validations"])
     assert "object.type == 'kubernetes.io/tls'" in expressions
     assert "endsWith('-rpc-tls')" in expressions
+    assert "object.type == 'Opaque'" in expressions and "-bitcoin-conf-[0-9a-f]{10}$" in expressions
+    assert "object.immutable == true" in expressions
     assert "'BitcoinNetwork'" in expressions
     for name in credential_secret_names:
         assert not name.endswith("-rpc-tls"), f"{name}: the controller could create it, then read it"
+        assert not re.search("-bitcoin-conf-[0-9a-f]{10}$", name), f"{name}: the controller could create it"
     return policy
 
 

@@ -516,3 +516,25 @@ def test_crd_schema_is_structural_unit(schema):
             walk(node["additionalProperties"], f"{path}{{}}")
 
     walk(schema, "")
+
+
+@pytest.mark.parametrize("version", ["0.17", "0.17.1", "0.21.2", "22.0", "30.2", "31.0rc1", "0.16.3", "0.9.1",
+                                     "v30.2", "30", "30.2-alpine", "latest", " 30.2", "30.02", "31.0rc0",
+                                     "0.21.01"])
+def test_crd_version_pattern_matches_validate_unit(schema, version):
+    """spec.version: the API server's pattern and validate() agree on every release number."""
+    import re
+
+    field = schema["properties"]["spec"]["properties"]["version"]
+    assert field["pattern"] == v1.validation.VERSION_PATTERN
+    assert field["maxLength"] == v1.validation.MAX_VERSION_LENGTH
+    by_schema = re.search(field["pattern"], version) is not None
+    by_python = not v1.validate(v1.BitcoinNetworkSpec.from_dict({"nodes": 1, "version": version}))
+    assert by_schema == by_python
+
+
+def test_crd_version_is_only_for_bitcoind_unit(schema):
+    rules = [r["rule"] for r in schema["properties"]["spec"]["x-kubernetes-validations"]]
+    assert any("self.version" in r and "bitcoind" in r for r in rules)
+    problems = v1.validate(v1.BitcoinNetworkSpec.from_dict({"nodes": 1, "implementation": "btcd", "version": "30.2"}))
+    assert problems and problems[0].startswith("spec.version: Forbidden")

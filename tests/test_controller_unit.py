@@ -64,6 +64,7 @@ def test_creates_service_and_statefulset_unit():
     assert f.actions() == [
         ("create", "services", ""),
         ("get", "secrets", ""),
+        ("create", "secrets", ""),  # the rendered bitcoin.conf
         ("create", "statefulsets", ""),
         ("update", "bitcoinnetworks", "status"),
     ]
@@ -77,8 +78,11 @@ def test_creates_service_and_statefulset_unit():
         assert (ref["kind"], ref["uid"], ref["controller"]) == ("BitcoinNetwork", "uid-net", True)
         assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "bitcoin-controller"
     container = created_sts["spec"]["template"]["spec"]["containers"][0]
-    assert container["envFrom"] == [{"secretRef": {"name": "creds", "optional": False}}]
-    assert not any(PASSWORD in json.dumps(o) for o in (created_svc, created_sts))
+    # bitcoind reads the rendered config; the credentials never reach its pods.
+    assert "envFrom" not in container
+    assert container["command"] == ["bitcoind"]
+    created = (created_svc, created_sts, *f.action_objects("create", "secrets"))
+    assert not any(PASSWORD in json.dumps(o) for o in created)
     events = f.events()
     assert any(e.startswith("Normal ServiceCreated") for e in events)
     assert any(e.startswith("Normal StatefulSetCreated") for e in events)

@@ -309,7 +309,22 @@ def test_image_settings_compose_the_image_reference_unit():
     args = h.container_args(deployment)
     images = "ghcr.io/bitcoin-controller"
     assert h.flag_value(args, "--default-image-btcd") == f"{images}/btcd:v0.24.2"
-    assert h.flag_value(args, "--default-image-bitcoind") == f"{images}/bitcoind:30.2"
+    # Bitcoin Core: the stock image by default (the controller writes its config).
+    assert h.flag_value(args, "--default-image-bitcoind") == "docker.io/bitcoin/bitcoin:30.2"
+
+
+def test_bring_your_own_node_images_unit():
+    """The README's recipe: images pushed to (or kind-loaded as) your own names reach the controller."""
+    deployment = h.one(render("image.registry=", "image.repository=bitcoin-controller", "image.tag=dev",
+                              "image.pullPolicy=Never",
+                              "defaultImages.bitcoind=localhost:5000/bitcoind:30.2",
+                              "defaultImages.btcd=localhost:5000/btcd:v0.24.2"), "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "bitcoin-controller:dev"
+    assert container["imagePullPolicy"] == "Never"
+    args = h.container_args(deployment)
+    assert h.flag_value(args, "--default-image-bitcoind") == "localhost:5000/bitcoind:30.2"
+    assert h.flag_value(args, "--default-image-btcd") == "localhost:5000/btcd:v0.24.2"
 
 
 def test_values_schema_rejects_bad_values_unit():

@@ -286,3 +286,22 @@ def test_network_policy_labels_match_the_node_pods_the_controller_builds_unit():
     resources = pytest.importorskip("bitcoin_controller.controller.resources")
     policy = h.one(h.load_file(h.MANIFESTS / "network-policy.yaml"), "NetworkPolicy")
     assert resources.selector_labels("my-network") == policy["spec"]["podSelector"]["matchLabels"]
+
+
+def test_default_node_images_agree_everywhere_unit(deployment):
+    """The controller's built-in defaults, the plain manifest and the chart name the same node images."""
+    impls = pytest.importorskip("bitcoin_controller.controller.implementations")
+    args = h.container_args(deployment)
+    values = h.load_file(h.CHART / "values.yaml")[0]
+    assert h.flag_value(args, "--default-image-bitcoind") == impls.BITCOIND.default_image \
+        == values["defaultImages"]["bitcoind"] == "docker.io/bitcoin/bitcoin:30.2"
+    assert h.flag_value(args, "--default-image-btcd") == impls.BTCD.default_image == values["defaultImages"]["btcd"]
+
+
+def test_secret_rbac_is_create_plus_named_get_only_unit(rbac):
+    """The config Secrets need no verb beyond create: they are immutable and named by their inputs."""
+    for role in h.by_kind(rbac, "ClusterRole") + h.by_kind(rbac, "Role"):
+        for rule in h.rules_for(role, "secrets"):
+            if rule.get("resourceNames"):
+                continue
+            assert set(rule["verbs"]) <= {"create"}, rule

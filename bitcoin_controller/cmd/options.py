@@ -154,7 +154,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         help_text = action.help or ""
-        if "default:" in help_text:
+        if "default:" in help_text or action.default is None:
             return help_text
         return super()._get_help_string(action)
 

@@ -31,7 +31,7 @@ from ..clientgo.tools.record import EventRecorder
 from ..clientgo.util import workqueue
 from ..utils.clock import REAL_CLOCK, Clock
 from . import events as ev
-from . import metrics, resources
+from . import metrics, nodeconfig, resources
 from .credentials import Credentials, CredentialsError, read_credentials
 from .implementations import P2P_PORT, Implementation, get_implementation
 from .mesh import DEFAULT_MESH_TIMEOUT, MeshDeadlineExceeded, MeshMemory, NodeRPC, reconcile_mesh
@@ -123,6 +123,7 @@ class Controller:
         )
         self.rpc_pool = ThreadPoolExecutor(max_workers=rpc_pool_size, thread_name_prefix="rpc")
         self.mesh_memory = MeshMemory()
+        self.node_configs = nodeconfig.NodeConfigs()
         self._in_flight: dict[int, tuple[str, float]] = {}
         self._in_flight_lock = threading.Lock()
 
@@ -343,6 +344,7 @@ class Controller:
             # Deleted: garbage collection removes what it owned.
             logger.debug("network no longer exists")
             metrics.forget_network(namespace, name)
+            self.node_configs.forget(namespace, name)
             return None
         if metav1.get_deletion_timestamp(network):
             logger.debug("network is being deleted")
@@ -352,7 +354,11 @@ class Controller:
     # -- helpers used by _Sync -----------------------------------------------------
 
     def image_for(self, impl: Implementation, spec: api.BitcoinNetworkSpec) -> str:
-        return spec.image or self.default_images.get(impl.name) or impl.default_image
+        if spec.image:
+            return spec.image
+        image = self.default_images.get(impl.name) or impl.default_image
+        # spec.version picks the release as the default image's tag.
+        return nodeconfig.image_with_version(image, spec.version) if spec.version else image
 
 
 class _Sync:
@@ -381,6 +387,9 @@ class _Sync:
         # CRD installed without its schema rules) would give children longer
         # than the 63 characters a label or a Service name may have.
         problems = api.validate_name(self.name) + api.validate(spec)
+        if not problems and spec.implementation == api.IMPLEMENTATION_BITCOIND:
+            image = self.c.image_for(get_implementation(spec.implementation), spec)
+            problems = nodeconfig.image_version_problems(spec.version, image)
         if problems:
             message = "; ".join(problems)
             self.event(ev.WARNING, ev.INVALID_SPEC, message)
@@ -398,7 +407,8 @@ class _Sync:
             self.write_status(self.observe_pods())
             raise SyncError(err.message) from None
         cert_pem = self.ensure_tls(impl) if impl.uses_tls else None
-        self.ensure_statefulset(impl, spec)
+        config_secret = None if impl.credentials_in_env else self.ensure_node_config(impl, spec, credentials)
+        self.ensure_statefulset(impl, spec, config_secret)
 
         nodes = self.observe_pods()
         instances = {n.ordinal: n.instance for n in nodes}
@@ -539,7 +549,33 @@ class _Sync:
                 network = client.get(self.name)
         raise SyncError("could not record the RPC certificate in the status after 5 conflicts")
 
-    def ensure_statefulset(self, impl: Implementation, spec: api.BitcoinNetworkSpec) -> dict:
+    def ensure_node_config(self, impl: Implementation, spec: api.BitcoinNetworkSpec, creds: Credentials) -> str:
+        """The Secret with bitcoind's rendered bitcoin.conf, created if missing (see nodeconfig)."""
+        try:
+            current = self.c.statefulsets_lister.stateful_sets(self.namespace).get(
+                resources.statefulset_name(self.name)
+            )
+        except errors.NotFoundError:
+            current = None
+        if current is not None and not metav1.is_controlled_by(current, self.network):
+            current = None  # reported by ensure_statefulset
+        name, created = self.c.node_configs.ensure(
+            self.c.clientset,
+            self.network,
+            user=creds.user,
+            password=creds.password,
+            credentials_version=creds.source_version,
+            version=nodeconfig.core_version(spec.version, self.c.image_for(impl, spec)),
+            rpc_port=impl.rpc_port,
+            mounted=nodeconfig.mounted_config_secret(current),
+        )
+        if created:
+            self.event(ev.NORMAL, ev.CONFIG_SECRET_CREATED, f'Created node configuration Secret "{name}"')
+        return name
+
+    def ensure_statefulset(
+        self, impl: Implementation, spec: api.BitcoinNetworkSpec, config_secret: str | None = None
+    ) -> dict:
         desired = resources.new_statefulset(
             self.network,
             impl,
@@ -547,6 +583,7 @@ class _Sync:
             image=self.c.image_for(impl, spec),
             secret_name=spec.secret,
             resources=spec.resources,
+            config_secret=config_secret,
         )
         name = desired["metadata"]["name"]
         client = self.c.clientset.apps_v1().stateful_sets(self.namespace)

@@ -36,6 +36,10 @@ PASSWORD_KEY = BC_RPC_PASSWORD
 class Credentials:
     user: str
     password: str = field(repr=False)
+    #: ``<uid>/<resourceVersion>`` of the Secret they came from: changes with
+    #: every write of that Secret, so a rotation can be noticed without
+    #: comparing (or storing anything derived from) the password.
+    source_version: str = field(default="", compare=False)
 
     def __repr__(self) -> str:
         return f"Credentials(user={self.user!r}, password=<redacted>)"
@@ -89,4 +93,6 @@ def read_credentials(clientset: Interface, namespace: str, name: str) -> Credent
     for key, value in ((USER_KEY, user), (PASSWORD_KEY, password)):
         if any(c in value for c in "\n\r\x00") or (key == USER_KEY and ":" in value):
             raise CredentialsError("SecretInvalid", f'Secret "{name}" has an unusable value for {key}')
-    return Credentials(user=user, password=password)
+    meta = secret.get("metadata") or {}
+    source_version = f'{meta.get("uid", "")}/{meta.get("resourceVersion", "")}'
+    return Credentials(user=user, password=password, source_version=source_version)

@@ -4,30 +4,28 @@ A :class:`Implementation` knows the daemon's default image, its ports, the
 container command line, the readiness probe and whether its RPC needs TLS.
 The controller and the RPC client ask it instead of branching on names.
 
-* **bitcoind** (Bitcoin Core): regtest RPC on 18443, P2P on 18444.  Options are
-  passed as flags, which apply to the selected chain without a ``[regtest]``
-  config section.  RPC binds to all addresses and allows any source; the
-  NetworkPolicy example narrows who may connect.
+* **bitcoind** (Bitcoin Core): regtest RPC on 18443, P2P on 18444.  Core
+  reads no environment variables, so the controller writes the node's
+  ``bitcoin.conf`` itself (:mod:`.nodeconfig`: regtest, the ``[regtest]``
+  section with RPC bind/port/allow, and a salted ``rpcauth`` line -- never
+  the password), mounts it read-only from a Secret it owns and starts
+  ``bitcoind -conf=...`` directly.  Any image with ``bitcoind`` and
+  ``bitcoin-cli`` on ``PATH`` works: the default is the stock
+  ``bitcoin/bitcoin`` image from Docker Hub, whose root entrypoint (chown,
+  gosu) is bypassed by setting ``command`` explicitly; the project's
+  ``build/bitcoind`` image works the same way.  The readiness probe uses
+  the daemon's cookie file, so it needs no credentials at all, and the pod
+  never sees the credential Secret.
 * **btcd**: regtest RPC on 18334, P2P on 18444.  btcd refuses plain-text RPC
   unless it listens on loopback only, so its pods get a per-network
   certificate mounted from the ``<network>-rpc-tls`` Secret, and the
-  controller pins that certificate when it connects.
-
-Credentials reach the pods as the environment variables ``BC_RPC_USER`` and
-``BC_RPC_PASSWORD`` (``envFrom`` the network's Secret); the pod spec never
-contains a credential.
-
-* bitcoind: the image's entrypoint turns them into a salted ``rpcauth`` line
-  in ``bitcoin.conf`` and removes the password from the daemon's environment,
-  so the password is on no command line.  A custom ``spec.image`` for
-  bitcoind must keep that contract: take bitcoind flags as arguments, and
-  configure RPC authentication from those two variables (the project's
-  ``build/bitcoind`` image does).  The readiness probe uses the daemon's
-  cookie file, so it needs no credentials at all.
-* btcd has no such mechanism (no rpcauth, no cookie); its flags take
-  ``$(BC_RPC_USER)``/``$(BC_RPC_PASSWORD)`` references that the kubelet
-  expands from the environment, which makes the values visible to processes
-  inside the pod -- which hold the Secret anyway.
+  controller pins that certificate when it connects.  btcd has no rpcauth
+  and no cookie: credentials reach its pods as the environment variables
+  ``BC_RPC_USER`` and ``BC_RPC_PASSWORD`` (``envFrom`` the network's
+  Secret), and its flags take ``$(BC_RPC_USER)``/``$(BC_RPC_PASSWORD)``
+  references that the kubelet expands, which makes the values visible to
+  processes inside the pod -- which hold the Secret anyway.  The pod spec
+  itself never contains a credential.
 """
 
 from __future__ import annotations
@@ -43,6 +41,10 @@ __all__ = [
     "P2P_PORT",
     "DATA_DIR",
     "TLS_DIR",
+    "CONF_DIR",
+    "CONF_FILE",
+    "CONF_PATH",
+    "CONF_VOLUME",
     "REGTEST_MINING_ADDRESS",
     "get_implementation",
 ]
@@ -53,6 +55,12 @@ P2P_PORT = 18444
 DATA_DIR = "/data"
 #: Where btcd finds its RPC certificate and key (the TLS Secret's volume).
 TLS_DIR = "/etc/btcd/tls"
+#: Where bitcoind finds the bitcoin.conf the controller renders (a Secret
+#: volume named CONF_VOLUME; see nodeconfig).
+CONF_DIR = "/etc/bitcoin"
+CONF_FILE = "bitcoin.conf"
+CONF_PATH = f"{CONF_DIR}/{CONF_FILE}"
+CONF_VOLUME = "bitcoin-conf"
 
 #: A valid regtest P2PKH address that btcd pays block rewards to when a test
 #: mines with ``generate``.  Nobody holds its key; regtest coins are worthless.
@@ -68,10 +76,18 @@ class Implementation:
     rpc_port: int
     uses_tls: bool
     rpc_dialect: str
+    #: The pods get the credential Secret as environment variables (btcd);
+    #: otherwise the controller renders a config file (bitcoind, nodeconfig).
+    credentials_in_env: bool = False
 
     def command(self) -> list[str]:
-        """The container command; empty means the image's entrypoint (bitcoind)."""
-        return ["btcd"] if self.name == "btcd" else []
+        """The container command, always explicit: no image entrypoint runs.
+
+        The stock bitcoin/bitcoin entrypoint runs as root to chown the data
+        directory and drop privileges with gosu, which the pods' restricted
+        security context does not allow.
+        """
+        return [self.name]
 
     def args(self) -> list[str]:
         """The daemon's flags; ``$(VAR)`` references are expanded by the kubelet."""
@@ -93,14 +109,8 @@ class Implementation:
                 "--nostalldetect",
                 f"--miningaddr={REGTEST_MINING_ADDRESS}",
             ]
-        # The entrypoint writes regtest, RPC bind/port/allow and rpcauth into
-        # bitcoin.conf (network options in its [regtest] section) and passes
-        # these flags through.
-        return [
-            "-listen=1",
-            # Same reason as btcd's --nobanning: peers may share a source IP.
-            "-whitelist=noban@0.0.0.0/0",
-        ]
+        # Everything else is in the rendered bitcoin.conf (nodeconfig).
+        return [f"-datadir={DATA_DIR}", f"-conf={CONF_PATH}"]
 
     def readiness_probe(self) -> dict[str, Any]:
         """A probe that passes only once the RPC server answers.
@@ -125,7 +135,9 @@ class Implementation:
 
 BITCOIND = Implementation(
     name="bitcoind",
-    default_image="ghcr.io/bitcoin-controller/bitcoind:30.2",
+    # The stock image (Debian, verified release binaries; bitcoind and
+    # bitcoin-cli on PATH).  The project's build/bitcoind image also works.
+    default_image="docker.io/bitcoin/bitcoin:30.2",
     rpc_port=18443,
     uses_tls=False,
     rpc_dialect="bitcoind",
@@ -136,6 +148,7 @@ BTCD = Implementation(
     rpc_port=18334,
     uses_tls=True,
     rpc_dialect="btcd",
+    credentials_in_env=True,
 )
 IMPLEMENTATIONS: dict[str, Implementation] = {i.name: i for i in (BITCOIND, BTCD)}
 

@@ -17,7 +17,7 @@ from typing import Any
 from ..apimachinery import metav1
 from ..apis.bitcoincontroller.v1 import parse_quantity
 from ..clientgo.kubernetes import scheme
-from .implementations import DATA_DIR, P2P_PORT, TLS_DIR, Implementation
+from .implementations import CONF_DIR, CONF_VOLUME, DATA_DIR, P2P_PORT, TLS_DIR, Implementation
 
 __all__ = [
     "SERVICE_SUFFIX",
@@ -143,14 +143,18 @@ def new_statefulset(
     image: str,
     secret_name: str,
     resources: dict[str, Any] | None,
+    config_secret: str | None = None,
 ) -> dict[str, Any]:
     """The StatefulSet of bitcoin daemons.
 
     ``Parallel`` pod management starts all nodes at once: nodes don't depend on
     each other to start, and the controller connects them as they become
     ready.  Chain data lives in an ``emptyDir``: regtest chains are disposable.
-    The credential Secret is required (``optional: false``) so the kubelet
-    never starts a daemon with unknown credentials.
+    btcd gets the credential Secret as environment variables, required
+    (``optional: false``) so the kubelet never starts a daemon with unknown
+    credentials; bitcoind gets ``config_secret`` (its rendered bitcoin.conf,
+    see nodeconfig) as a read-only volume instead, equally required, and
+    never sees the credentials.
     """
     net_name = metav1.get_name(network)
     labels = common_labels(net_name, impl.name)
@@ -161,13 +165,15 @@ def new_statefulset(
             {"name": "rpc-tls", "secret": {"secretName": tls_secret_name(net_name), "defaultMode": 0o440}}
         )
         mounts.append({"name": "rpc-tls", "mountPath": TLS_DIR, "readOnly": True})
+    if config_secret:
+        volumes.append({"name": CONF_VOLUME, "secret": {"secretName": config_secret, "defaultMode": 0o440}})
+        mounts.append({"name": CONF_VOLUME, "mountPath": CONF_DIR, "readOnly": True})
     container: dict[str, Any] = {
         "name": _CONTAINER,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "args": impl.args(),
         "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
-        "envFrom": [{"secretRef": {"name": secret_name, "optional": False}}],
         "ports": [
             {"name": "p2p", "containerPort": P2P_PORT, "protocol": "TCP"},
             {"name": "rpc", "containerPort": impl.rpc_port, "protocol": "TCP"},
@@ -181,8 +187,9 @@ def new_statefulset(
             "capabilities": {"drop": ["ALL"]},
         },
     }
-    if impl.command():
-        container["command"] = impl.command()
+    if impl.credentials_in_env:
+        container["envFrom"] = [{"secretRef": {"name": secret_name, "optional": False}}]
+    container["command"] = impl.command()
     if resources:
         container["resources"] = metav1.deep_copy(resources)
     return {

@@ -340,6 +340,12 @@ class LocalCluster:
 
     @property
     def ca_file(self) -> str:
+        """The CA clients trust: kube-apiserver's self-signed certificate (kwok backend), or
+        the CA that signed its serving certificate (real node: SANs for the bridge address,
+        127.0.0.1 and the ``kubernetes`` Service, so in-cluster clients verify it too)."""
+        ours = self.state_dir / "pki" / "ca.crt"
+        if ours.exists():
+            return str(ours)
         return str(self.state_dir / "apiserver" / "apiserver.crt")
 
     @property
@@ -591,6 +597,8 @@ class LocalCluster:
             # The kubernetes Service's endpoint is the bridge address (reachable from
             # pods); kubelets are authorised by the Node authorizer and NodeRestriction.
             node_flags = [
+                f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}",
                 "--authorization-mode=Node,RBAC",
                 "--enable-admission-plugins=NodeRestriction",
                 "--endpoint-reconciler-type=lease",
@@ -761,6 +769,7 @@ class LocalCluster:
             tokens.append(f'{cfg["node_token"]},system:node:{lay["node"]},{lay["node"]},"system:nodes"')
             tokens.append(f'{cfg["proxy_token"]},system:kube-proxy,system:kube-proxy')
             realnode.make_kubelet_pki(pki)
+            realnode.make_apiserver_cert(pki, lay)
         else:
             (self.state_dir / "kwok.yaml").write_text(KWOK_STAGES.lstrip())
         fd = os.open(pki / "tokens.csv", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -929,7 +938,8 @@ class LocalCluster:
     def _start_apiserver(self, cfg: dict, timeout: float) -> None:
         self._spawn("kube-apiserver", self._apiserver_argv(cfg))
         check = self._check_alive("kube-apiserver")
-        wait_for(lambda: Path(self.ca_file).exists(), timeout, "apiserver certificate", check=check)
+        if cfg.get("backend") != "node":  # the real node's certificate is ours, written before
+            wait_for(lambda: Path(self.ca_file).exists(), timeout, "apiserver certificate", check=check)
         wait_for(self.readyz, timeout, "kube-apiserver /readyz", interval=0.2, check=check)
 
     def _create_node(self, kube: Kube) -> None:

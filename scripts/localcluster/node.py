@@ -242,6 +242,28 @@ def make_kubelet_pki(pki: Path) -> None:
         os.chmod(key, 0o600)
 
 
+def make_apiserver_cert(pki: Path, lay: dict) -> None:
+    """kube-apiserver's serving certificate from our CA, valid for every address clients
+    use: the bridge address (kubelet, kube-proxy, host clients), 127.0.0.1 (tests that
+    relay through loopback) and the ``kubernetes`` Service (pods)."""
+    import ipaddress
+
+    service_ip = str(next(ipaddress.ip_network(lay["service_cidr"]).hosts()))
+    names = ["kubernetes", "kubernetes.default", "kubernetes.default.svc",
+             "kubernetes.default.svc.cluster.local", "localhost"]
+    sans = ",".join([f"IP:{ip}" for ip in (lay["bridge_ip"], "127.0.0.1", service_ip)]
+                    + [f"DNS:{n}" for n in names])
+    ext = pki / "apiserver.ext"
+    ext.write_text(f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\n")
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(pki / "apiserver.key"),
+                    "-out", str(pki / "apiserver.csr"), "-subj", "/CN=kube-apiserver"],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", str(pki / "apiserver.csr"), "-CA", str(pki / "ca.crt"),
+                    "-CAkey", str(pki / "ca.key"), "-CAcreateserial", "-days", "365", "-extfile", str(ext),
+                    "-out", str(pki / "apiserver.crt")], check=True, capture_output=True)
+    os.chmod(pki / "apiserver.key", 0o600)
+
+
 def create_node_cgroups(lay: dict) -> None:
     host.create_cgroups(lay["cgroup_root"])
 

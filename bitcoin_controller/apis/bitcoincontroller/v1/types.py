@@ -118,9 +118,12 @@ class BitcoinNetworkSpec:
     implementation: str = DEFAULT_IMPLEMENTATION
     image: str | None = None
     resources: ResourceRequirements | None = None
+    #: Bitcoin Core release (bitcoind only): picks the default image's tag and
+    #: the config rules; with ``image`` set it says which release that image holds.
+    version: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    _KEYS = ("nodes", "secret", "implementation", "image", "resources")
+    _KEYS = ("nodes", "secret", "implementation", "image", "resources", "version")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> BitcoinNetworkSpec:
@@ -134,6 +137,7 @@ class BitcoinNetworkSpec:
             implementation=DEFAULT_IMPLEMENTATION if implementation is None else implementation,
             image=data.get("image"),
             resources=deep_copy(data.get("resources")),
+            version=data.get("version"),
             extra=_copy_extra(data, cls._KEYS),
         )
 
@@ -144,6 +148,7 @@ class BitcoinNetworkSpec:
         _put(out, "implementation", self.implementation)
         _put(out, "image", self.image)
         _put(out, "resources", deep_copy(self.resources))
+        _put(out, "version", self.version)
         out.update(deep_copy(self.extra))
         return out
 

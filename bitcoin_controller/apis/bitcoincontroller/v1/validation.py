@@ -24,7 +24,7 @@ from typing import Any
 
 from .types import IMPLEMENTATIONS, MAX_NAME_LENGTH, MAX_NODES, MIN_NODES, BitcoinNetworkSpec
 
-__all__ = ["validate", "validate_name", "parse_quantity"]
+__all__ = ["validate", "validate_name", "parse_quantity", "VERSION_PATTERN", "MAX_VERSION_LENGTH"]
 
 # Every pattern here is applied with ``fullmatch`` and compiled with
 # ``re.ASCII``: Go's RE2, which the API server uses for the CRD's patterns,
@@ -93,7 +93,29 @@ def validate(spec: BitcoinNetworkSpec) -> list[str]:
         problems += _validate_image(spec.image)
     if spec.resources is not None:
         problems += _validate_resources(spec.resources)
+    if spec.version is not None:
+        problems += _validate_version(spec.version, spec.implementation)
     return problems
+
+
+#: The CRD's pattern for spec.version: a Bitcoin Core release from 0.17 on
+#: (config sections), optionally a release candidate: "0.21.1", "30.2", "31.0rc1".
+VERSION_PATTERN = (
+    r"^(0\.(1[7-9]|[2-9][0-9])(\.(0|[1-9][0-9]*))?"
+    r"|[1-9][0-9]*\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?)(rc[1-9][0-9]*)?$"
+)
+MAX_VERSION_LENGTH = 32
+
+
+def _validate_version(version: Any, implementation: Any) -> list[str]:
+    bad = f"spec.version: Invalid value: {_show(version, 40)}: "
+    if not isinstance(version, str) or len(version) > MAX_VERSION_LENGTH or not re.fullmatch(
+        VERSION_PATTERN[1:-1], version, re.ASCII
+    ):
+        return [bad + "must be a Bitcoin Core release number from 0.17 on, such as 30.2 or 0.21.1"]
+    if implementation != "bitcoind":
+        return ["spec.version: Forbidden: only for implementation bitcoind (btcd: set spec.image)"]
+    return []
 
 
 def validate_name(name: str) -> list[str]:
