@@ -18,8 +18,9 @@ one, never a higher one):
 
 Inside client-go, three rules of client-go's own layout are checked as well:
 ``testing`` never imports ``kubernetes`` (Go: ``kubernetes/fake`` imports
-``testing``, never the reverse), ``tools/cache`` never imports the clientset's
-``scheme``, and ``util`` imports nothing of client-go outside ``util``.
+``testing``, never the reverse), ``tools/cache`` never imports ``kubernetes``
+(its list-watch takes any clientset through a protocol, Go's ``cache.Getter``),
+and ``util`` imports nothing of client-go outside ``util``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ LAYERS: dict[str, int] = {
 #: (importing module prefix, imported module prefix): imports that must not exist.
 FORBIDDEN = [
     ("bitcoin_controller.clientgo.testing", "bitcoin_controller.clientgo.kubernetes"),
-    ("bitcoin_controller.clientgo.tools.cache", "bitcoin_controller.clientgo.kubernetes.scheme"),
+    ("bitcoin_controller.clientgo.tools.cache", "bitcoin_controller.clientgo.kubernetes"),
 ]
 
 

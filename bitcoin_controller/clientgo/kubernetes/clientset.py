@@ -24,7 +24,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from ...apimachinery import watch
-from ...apimachinery.metav1 import ListOptions
+from ...apimachinery.metav1 import NAMESPACE_ALL, ListOptions
 from ...apimachinery.schema import ResourceInfo
 from ...apimachinery.types import MERGE_PATCH
 from . import scheme
@@ -39,8 +39,6 @@ __all__ = [
     "BitcoincontrollerV1",
 ]
 
-#: ``metav1.NamespaceAll``: list and watch across every namespace.
-NAMESPACE_ALL = ""
 
 
 class ResourceClient(ABC):

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from ....apimachinery import watch
-from ....apimachinery.metav1 import ListOptions
+from ....apimachinery.metav1 import NAMESPACE_ALL, ListOptions
 from ....apimachinery.schema import ResourceInfo
-from ...kubernetes.clientset import NAMESPACE_ALL, Interface
 
 __all__ = [
     "Lister",
@@ -26,6 +25,7 @@ __all__ = [
     "WatchFunc",
     "TweakListOptionsFunc",
     "ListWatch",
+    "ResourceGetter",
     "new_list_watch_from_client",
     "new_filtered_list_watch_from_client",
 ]
@@ -63,6 +63,21 @@ class ListerWatcher(Lister, Watcher, Protocol):
     """
 
 
+class _ResourceClient(Protocol):
+    def list(self, opts: ListOptions) -> dict[str, Any]: ...
+
+    def watch(self, opts: ListOptions) -> watch.Interface: ...
+
+
+class ResourceGetter(Protocol):
+    """What :func:`new_filtered_list_watch_from_client` needs of a clientset (Go's
+    ``cache.Getter``): one resource's client in one namespace.  Every clientset
+    (``kubernetes.Interface``, real or fake) is one, and ``tools/cache`` need
+    not import the clientset package, as in client-go."""
+
+    def resource(self, info: ResourceInfo, namespace: str = NAMESPACE_ALL) -> _ResourceClient: ...
+
+
 class ListWatch:
     """``cache.ListWatch``: a :class:`ListerWatcher` made of two functions.
 
@@ -86,7 +101,7 @@ class ListWatch:
 
 
 def new_filtered_list_watch_from_client(
-    client: Interface,
+    client: ResourceGetter,
     resource: ResourceInfo,
     namespace: str = NAMESPACE_ALL,
     tweak_list_options: TweakListOptionsFunc | None = None,
@@ -120,7 +135,7 @@ def new_filtered_list_watch_from_client(
 
 
 def new_list_watch_from_client(
-    client: Interface,
+    client: ResourceGetter,
     resource: ResourceInfo,
     namespace: str = NAMESPACE_ALL,
     field_selector: str | None = None,
