@@ -91,6 +91,6 @@ class Scheme:
         """Look a resource up by its plural name (``"pods"``); ``KeyError`` if unknown."""
         return self._by_resource[resource]
 
-    def group_resource(self, group: str, resource: str) -> ResourceInfo | None:
+    def for_group_resource(self, group: str, resource: str) -> ResourceInfo | None:
         """The resource with this group and plural, or ``None``."""
         return self._by_group_resource.get((group, resource))

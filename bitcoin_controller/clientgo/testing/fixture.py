@@ -491,7 +491,7 @@ class ObjectTracker:
         with self._lock:
             info = self._infos.get(key)
         if info is None:
-            info = self._scheme.group_resource(*key)
+            info = self._scheme.for_group_resource(*key)
             if info is None:
                 raise ValueError(f"unknown resource {resource!r}: pass its ResourceInfo")
         return info, key
