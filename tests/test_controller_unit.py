@@ -722,7 +722,7 @@ def test_controller_hands_blocks_to_nodes_stuck_behind_unit():
 
 
 def test_deleted_network_is_synced_once_more_to_forget_its_metrics_unit():
-    from bitcoin_controller.clientgo.util.workqueue.metrics import REGISTRY
+    from bitcoin_controller.componentbase.metrics.legacyregistry import REGISTRY
     from bitcoin_controller.controller import metrics as controller_metrics
 
     def gauge() -> float | None:

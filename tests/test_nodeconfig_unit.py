@@ -14,7 +14,6 @@ import json
 import re
 
 import pytest
-from waiting import wait_for
 from controller_fixture import (
     CREDENTIALS_VERSION,
     NAMESPACE,
@@ -29,6 +28,7 @@ from controller_fixture import (
 )
 from fake_core import FakeCoreDaemon, StartupError, rpcauth_accepts
 from prometheus_client import CollectorRegistry
+from waiting import wait_for
 
 from bitcoin_controller.apimachinery import errors
 from bitcoin_controller.bitcoin import (

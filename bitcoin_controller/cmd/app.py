@@ -39,8 +39,9 @@ from ..clientgo.tools.leaderelection import (
     LeaderElectionConfig,
     LeaderElector,
     LeaseLock,
+    new_leader_healthz_adaptor,
 )
-from ..clientgo.util.workqueue.metrics import REGISTRY
+from ..componentbase.metrics.legacyregistry import REGISTRY
 from ..controller import CONTROLLER_NAME, Controller, transforms
 from ..controller.resources import NODE_POD_SELECTOR
 from ..controller.rpc import BitcoinRPCConnector
@@ -55,6 +56,9 @@ log = structlog.get_logger("bitcoin_controller.cmd")
 
 #: How long in-flight syncs may take to finish after a stop signal.
 DRAIN_SECONDS = 20.0
+#: How long past its lease's expiry a leader that has not renewed still counts
+#: as healthy (kube-controller-manager's ``NewLeaderHealthzAdaptor(20 * time.Second)``).
+LEADER_HEALTHZ_TIMEOUT = 20.0
 #: Exit code when the controller's work raised (with or without leader election).
 EXIT_CRASH = 1
 #: Exit code when the lease was lost while the process should still have run.
@@ -134,6 +138,8 @@ class Process:
             mesh_timeout=opts.mesh_timeout,
         )
         self.elector: LeaderElector | None = None
+        # Passes until an elector is bound, so it is harmless without leader election.
+        self.leader_healthz = new_leader_healthz_adaptor(LEADER_HEALTHZ_TIMEOUT)
         if opts.leader_elect:
             lock = LeaseLock(
                 _leader_namespace(opts), opts.leader_election_id, self.clientset, self.identity, self.recorder
@@ -151,8 +157,11 @@ class Process:
                     ),
                     release_on_cancel=True,
                     name=opts.leader_election_id,
+                    watch_dog=self.leader_healthz,
                 )
             )
+            # What run_or_die does; the elector is built here because readyz asks it is_leader().
+            self.leader_healthz.set_leader_election(self.elector)
         self.stop = threading.Event()
         self.lost_lease = False
         self.controller_started = threading.Event()
@@ -170,10 +179,8 @@ class Process:
         return f"syncs stuck: {', '.join(stuck)}" if stuck else None
 
     def _check_lease(self) -> str | None:
-        if self.elector is None:
-            return None
         try:
-            self.elector.check(20.0)
+            self.leader_healthz.check()
         except Exception as err:
             return str(err)
         return None
