@@ -18,11 +18,11 @@ Connected → Synced same best block everywhere: → status ``Synced=True``
 
 * ``kwok`` (default): the local cluster's kwok node with its pod runner,
   daemons as local processes (no images, no container runtime);
-* ``kubelet``: a real kubelet node.  The local cluster grows that backend
-  separately; this script asks ``LocalCluster`` for it (``backend=`` keyword)
-  and says so plainly if this checkout's local cluster cannot start one.  With
-  ``--kubeconfig`` any running cluster is used as it is, and ``--backend``
-  only labels the report.
+* ``node`` (alias ``kubelet``): the local cluster's real node -- kubelet,
+  containerd and kube-proxy, pods as containers from the images built here
+  (the local btcd image also answers to the controller's default btcd image
+  name, which nothing here can pull).  With ``--kubeconfig`` any running
+  cluster is used as it is, and ``--backend`` only labels the report.
 
 The controller runs as its ServiceAccount (``--impersonate``), as in
 ``bench_controller.py``.
@@ -30,13 +30,12 @@ The controller runs as its ServiceAccount (``--impersonate``), as in
 Run::
 
     .venv/bin/python benchmarks/bench_usable.py                    # kwok, private cluster
-    .venv/bin/python benchmarks/bench_usable.py --backend kubelet
+    .venv/bin/python benchmarks/bench_usable.py --backend node
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import secrets
 import statistics
@@ -177,7 +176,7 @@ class UsableBench(bc.Bench):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("kwok", "kubelet"), default="kwok")
+    parser.add_argument("--backend", choices=("kwok", "node", "kubelet"), default="kwok")
     parser.add_argument("--kubeconfig", help="use this running cluster (its node is what it is)")
     parser.add_argument("--cluster-base", default=CLUSTER_BASE)
     parser.add_argument("--keep-cluster", action="store_true")
@@ -193,18 +192,16 @@ def main() -> int:
     else:
         from localcluster import LocalCluster
 
-        options = {}
-        if args.backend != "kwok":
-            if "backend" not in inspect.signature(LocalCluster).parameters:
-                print(f"this checkout's local cluster has no {args.backend!r} backend yet; "
-                      "pass --kubeconfig of a cluster with such a node", file=sys.stderr)
-                return 2
-            options["backend"] = args.backend
-        cluster = LocalCluster(ROOT, base=args.cluster_base, bin_dir=ROOT / ".local-cluster" / "bin", **options)
-        bc.say(f"Starting a private local cluster in {args.cluster_base} ({args.backend})")
+        backend = "node" if args.backend == "kubelet" else args.backend
+        cluster = LocalCluster(ROOT, base=args.cluster_base, bin_dir=ROOT / ".local-cluster" / "bin", backend=backend)
+        bc.say(f"Starting a private local cluster in {args.cluster_base} ({backend})")
         started = cluster.up()
+        if backend == "node":
+            from bitcoin_controller.controller.implementations import BTCD
+
+            cluster.tag_image(cluster.images["btcd"], BTCD.default_image)
         kubeconfig, log_dir = cluster.kubeconfig, Path(args.cluster_base) / "logs"
-        note = f"private local cluster, {args.backend} node"
+        note = f"private local cluster, {backend} node"
     bench = UsableBench(argparse.Namespace(**vars(args), resyncs=0), kubeconfig, log_dir)
     bench.run_id = secrets.token_hex(2)
     try:
