@@ -41,10 +41,11 @@ from helpers_machinery import (
 
 from bitcoin_controller.apimachinery import errors, labels
 from bitcoin_controller.apimachinery.metav1 import ListOptions
+from bitcoin_controller.apimachinery.schema import ResourceInfo
 from bitcoin_controller.apimachinery.watch import EventType
 from bitcoin_controller.clientgo.informers import SharedInformerFactory
 from bitcoin_controller.clientgo.kubernetes import Clientset
-from bitcoin_controller.clientgo.kubernetes.scheme import CONFIG_MAPS, EVENTS, ResourceInfo
+from bitcoin_controller.clientgo.kubernetes.scheme import CONFIG_MAPS, EVENTS
 from bitcoin_controller.clientgo.tools.cache import (
     NAMESPACE_INDEX,
     DeletedFinalStateUnknown,

@@ -524,6 +524,12 @@ def test_service_account_may_read_only_the_allowed_credential_secret_integration
 
     allowed = secrets.get(DEFAULT_SECRET)
     assert base64.b64decode(allowed["data"]["BC_RPC_PASSWORD"]).decode() == operated.password
+    # The credential cache's single-object list (and watch): resourceNames allows
+    # them only with the metadata.name field selector, and only for that name.
+    named = secrets.list(ListOptions(field_selector=f"metadata.name={DEFAULT_SECRET}"))
+    assert [s["metadata"]["name"] for s in named["items"]] == [DEFAULT_SECRET]
+    with pytest.raises(errors.ForbiddenError):
+        secrets.list(ListOptions(field_selector="metadata.name=not-for-the-controller"))
 
     # The rest of what it may not do, so "minimal" is checked and not only claimed.
     with pytest.raises(errors.ForbiddenError):

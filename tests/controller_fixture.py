@@ -147,6 +147,9 @@ class Fixture:
                     target.append(copy.deepcopy(obj))
 
     def new_controller(self) -> Controller:
+        previous = getattr(self, "controller", None)
+        if previous is not None:  # its credential watches would outlive the test
+            previous.secrets.stop()
         self.client = fake.Clientset(*self.api_objects)
         factory = SharedInformerFactory(self.client, 0)
         informers = (

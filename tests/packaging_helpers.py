@@ -75,19 +75,18 @@ def assert_controller_rbac(cluster_role: dict[str, Any], lease_role: dict[str, A
     for role in (cluster_role, lease_role):
         assert not wildcards(role), f"{role['metadata']['name']}: {wildcards(role)}"
 
-    # Secrets: named get, unnamed create, never list/watch/update/delete.
+    # Secrets: named get/list/watch (the single-object watch of each credential
+    # Secret), unnamed create, never update/delete.
     secret_rules = rules_for(cluster_role, "secrets")
-    get_rules = [r for r in secret_rules if "get" in r["verbs"]]
-    assert len(get_rules) == 1
-    assert get_rules[0]["verbs"] == ["get"]
-    assert get_rules[0].get("resourceNames") == credential_secret_names
+    read_rules = [r for r in secret_rules if set(r["verbs"]) & {"get", "list", "watch"}]
+    assert len(read_rules) == 1
+    assert read_rules[0]["verbs"] == ["get", "list", "watch"]
+    assert read_rules[0].get("resourceNames") == credential_secret_names
     create_rules = [r for r in secret_rules if "create" in r["verbs"]]
     assert len(create_rules) == 1 and create_rules[0]["verbs"] == ["create"]
-    assert verbs_for(cluster_role, "secrets") == {"get", "create"}
-    for rule in secret_rules:
-        if "get" not in rule["verbs"]:
-            continue
-        assert rule.get("resourceNames"), "an unnamed get on secrets reads every Secret"
+    assert verbs_for(cluster_role, "secrets") == {"get", "list", "watch", "create"}
+    for rule in read_rules:
+        assert rule.get("resourceNames"), "an unnamed get, list or watch on secrets reads every Secret"
 
     # Events: create, plus patch for the recorder's aggregation; nothing else.
     assert verbs_for(cluster_role, "events") == {"create", "patch"}

@@ -97,7 +97,7 @@ def schema(crd) -> dict[str, Any]:
 
 def test_names_agree_with_the_clientset_scheme_unit():
     info = scheme.BITCOIN_NETWORKS
-    assert v1.RESOURCE is info
+    assert info == v1.RESOURCE
     assert (
         info.group,
         info.version,

@@ -184,3 +184,17 @@ def test_fingerprint_is_sha256_of_der_unit():
     cert_pem, _ = generate_self_signed_cert()
     der = load_certificates(cert_pem)[0].public_bytes(serialization.Encoding.DER)
     assert certificate_fingerprint(cert_pem) == hashlib.sha256(der).hexdigest()
+
+
+def test_pinning_a_certificate_does_not_import_cryptography_unit():
+    # cryptography maps its own OpenSSL (~8 MiB resident); only issuing a certificate needs it.
+    import subprocess
+    import sys
+
+    cert_pem, _ = generate_self_signed_cert()
+    code = ("import sys; from bitcoin_controller.bitcoin import TLSConfig, pinned_ssl_context; "
+            "pem = sys.stdin.read(); TLSConfig(pem); pinned_ssl_context(pem); "
+            "import bitcoin_controller.cmd.app; print('cryptography' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], input=cert_pem.decode(), capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr

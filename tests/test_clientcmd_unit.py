@@ -51,8 +51,7 @@ def test_kubeconfig_with_token_and_ca_data_talks_to_the_server_unit(tmp_path):
         assert cfg.host == srv.url
         assert cfg.bearer_token == "tok-1"
         assert not cfg.insecure
-        with open(cfg.ca_file, "rb") as f:
-            assert f.read() == pem
+        assert cfg.ca_data == pem  # inline data stays in memory, no temporary file
         srv.route("GET", "/api/v1/namespaces/ns1/pods/p1", Reply(200, POD))
         assert Clientset(cfg).core_v1().pods("ns1").get("p1") == POD
         assert srv.last().headers["Authorization"] == "Bearer tok-1"
@@ -85,6 +84,50 @@ def test_exec_plugin_token_is_obtained_through_the_provider_unit(tmp_path):
     assert cfg.token_provider is not None
     assert cfg.token_provider() == "from-exec-plugin"
     assert "from-exec-plugin" not in repr(cfg)
+
+
+def test_merged_kubeconfigs_first_file_wins_and_paths_are_relative_to_their_file_unit(tmp_path):
+    first_dir, second_dir = tmp_path / "a", tmp_path / "b"
+    first_dir.mkdir()
+    second_dir.mkdir()
+    (second_dir / "token").write_text("file-token\n")
+    first = first_dir / "config"
+    first.write_text(yaml.safe_dump({
+        "clusters": [{"name": "c", "cluster": {"server": "https://first.example:6443",
+                                               "certificate-authority": "ca.crt"}}],
+        "users": [{"name": "u", "user": {"tokenFile": "../b/token", "as": "someone", "as-groups": ["g1"]}}],
+    }))
+    second = second_dir / "config"
+    second.write_text(yaml.safe_dump({
+        "clusters": [{"name": "c", "cluster": {"server": "https://second.example:6443"}}],
+        "users": [{"name": "u", "user": {"token": "second-token"}},
+                  {"name": "v", "user": {"client-certificate": "v.crt", "client-key": "v.key"}}],
+        "contexts": [{"name": "main", "context": {"cluster": "c", "user": "u"}},
+                     {"name": "cert", "context": {"cluster": "c", "user": "v"}}],
+        "current-context": "main",
+    }))
+    cfg = clientcmd.build_config_from_kubeconfig(f"{first}:{tmp_path / 'absent'}:{second}")
+    assert cfg.host == "https://first.example:6443"  # the first file's cluster "c" wins
+    assert cfg.ca_file == str(first_dir / "ca.crt")
+    assert (cfg.bearer_token, cfg.bearer_token_file) == ("file-token", str(second_dir / "token"))
+    assert (cfg.impersonate_user, cfg.impersonate_groups) == ("someone", ["g1"])
+    cert = clientcmd.build_config_from_kubeconfig(f"{first}:{second}", context="cert")
+    assert (cert.cert_file, cert.key_file) == (str(second_dir / "v.crt"), str(second_dir / "v.key"))
+    with pytest.raises(clientcmd.ConfigError, match="context \"nope\" is not in"):
+        clientcmd.build_config_from_kubeconfig(str(second), context="nope")
+
+
+def test_plain_kubeconfig_does_not_import_the_kubernetes_package_unit(tmp_path):
+    import subprocess
+
+    path = write_kubeconfig(tmp_path / "config", "https://main.example:6443",
+                            {"u": {"token": "tok-1"}, "u2": {"token": "x"}})
+    code = ("import sys; from bitcoin_controller.cmd import app; "
+            "from bitcoin_controller.clientgo.tools import clientcmd; "
+            f"c = clientcmd.load_config({path!r}); "
+            "print(c.bearer_token, 'kubernetes' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["tok-1", "False"], done.stderr
 
 
 def test_token_provider_follows_the_packages_refresh_hook_unit():

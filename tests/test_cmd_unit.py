@@ -29,7 +29,7 @@ from bitcoin_controller.logs import REDACTED, configure_logging
 
 def test_defaults_match_the_documented_ones_unit():
     opts = parse_options([], environ={})
-    assert opts.workers == 2
+    assert opts.workers == 4
     assert opts.resync_period == 30.0
     assert opts.leader_elect is False
     assert opts.leader_election_id == "bitcoin-controller"
@@ -77,7 +77,7 @@ def test_help_documents_every_flag_with_its_default_unit(capsys):
                  "--health-probe-bind-address", "--log-format", "--log-level", "--default-image-bitcoind",
                  "--default-image-btcd"):
         assert flag in out
-    assert "(default: 2)" in out and "BITCOIN_CONTROLLER_WORKERS" in out
+    assert "(default: 4)" in out and "BITCOIN_CONTROLLER_WORKERS" in out
 
 
 # -- endpoints ---------------------------------------------------------------------

@@ -63,7 +63,6 @@ def test_creates_service_and_statefulset_unit():
     f.sync()
     assert f.actions() == [
         ("create", "services", ""),
-        ("get", "secrets", ""),
         ("create", "secrets", ""),  # the rendered bitcoin.conf
         ("create", "statefulsets", ""),
         ("update", "bitcoinnetworks", "status"),
@@ -189,7 +188,7 @@ def test_steady_state_makes_no_writes_unit():
         network = feed_back_status(f, network)
     f.bitcoin.calls.clear()
     assert f.sync() is None
-    assert f.actions() == [("get", "secrets", "")]
+    assert f.actions() == []  # the credential Secret comes from its watch
     assert f.bitcoin.writes() == []
     assert {c[1] for c in f.bitcoin.calls} == {"get_blockchain_info", "added_node_addresses", "get_peer_info"}
     assert len(f.bitcoin.calls) == 9  # 3 reads per node, the documented steady-state cost
@@ -316,7 +315,7 @@ def test_forbidden_secret_says_how_to_allow_it_unit():
     f.seed(new_network(), new_secret())
     controller = f.new_controller()
     f.client.prepend_reactor(
-        "get", "secrets", lambda action: (True, None, errors.new_forbidden("secrets", "creds", "RBAC"))
+        "list", "secrets", lambda action: (True, None, errors.new_forbidden("secrets", "creds", "RBAC"))
     )
     with pytest.raises(SyncError, match="credentialSecretNames"):
         controller.sync_handler(KEY)
@@ -723,7 +722,7 @@ def test_controller_hands_blocks_to_nodes_stuck_behind_unit():
 
 
 def test_deleted_network_is_synced_once_more_to_forget_its_metrics_unit():
-    from bitcoin_controller.clientgo.util.workqueue.metrics import REGISTRY
+    from bitcoin_controller.componentbase.metrics.legacyregistry import REGISTRY
     from bitcoin_controller.controller import metrics as controller_metrics
 
     def gauge() -> float | None:

@@ -106,73 +106,51 @@ def test_add_with_bad_object_raises_key_func_error_unit() -> None:
 
 
 # -- worked examples (spec section 2.12) ------------------------------------------
+#
+# A table, as client-go's delta_fifo_test.go writes its cases: the objects the
+# informer's store already knows (None: a FIFO without known objects), the calls
+# made, and the deltas then queued for key "ns/a" (None: nothing queued at all).
 
+A1, A2 = pod("a", "1"), pod("a", "2")
 
-def test_add_then_update_keeps_both_unit() -> None:
-    fifo = informer_fifo(new_known())
-    a1, a2 = pod("a", "1"), pod("a", "2")
-    fifo.add(a1)
-    fifo.update(a2)
-    assert entries(fifo, "ns/a") == [(ADDED, a1), (UPDATED, a2)]
-
-
-def test_add_then_delete_keeps_both_unit() -> None:
-    fifo = informer_fifo(new_known())
-    a1 = pod("a")
-    fifo.add(a1)
-    fifo.delete(a1)
-    assert entries(fifo, "ns/a") == [(ADDED, a1), (DELETED, a1)]
-
-
-def test_two_real_deletes_keep_the_older_unit() -> None:
-    known = new_known()
-    a1, a2 = pod("a", "1"), pod("a", "2")
-    known.add(a1)
-    fifo = informer_fifo(known)
-    fifo.delete(a1)
-    fifo.delete(a2)
-    assert entries(fifo, "ns/a") == [(DELETED, a1)]
-
-
-def test_watch_delete_then_replace_keeps_real_state_unit() -> None:
-    known = new_known()
-    a = pod("a")
-    known.add(a)
-    fifo = informer_fifo(known)
-    fifo.delete(a)
-    fifo.replace([], "10")
+WORKED_EXAMPLES = [
+    pytest.param([], [("add", A1), ("update", A2)], [(ADDED, A1), (UPDATED, A2)],
+                 id="add-then-update-keeps-both"),
+    pytest.param([], [("add", A1), ("delete", A1)], [(ADDED, A1), (DELETED, A1)],
+                 id="add-then-delete-keeps-both"),
+    pytest.param([A1], [("delete", A1), ("delete", A2)], [(DELETED, A1)],
+                 id="two-real-deletes-keep-the-older"),
     # The tombstone Replace queued was deduplicated away: the real final state wins.
-    assert entries(fifo, "ns/a") == [(DELETED, a)]
+    pytest.param([A1], [("delete", A1), ("replace", [], "10")], [(DELETED, A1)],
+                 id="watch-delete-then-replace-keeps-real-state"),
+    pytest.param([A1], [("replace", [], "10")], [(DELETED, DeletedFinalStateUnknown("ns/a", A1))],
+                 id="replace-tombstones-a-known-object"),
+    pytest.param([A1], [("replace", [], "10"), ("delete", A2)], [(DELETED, A2)],
+                 id="replace-then-watch-delete-replaces-tombstone"),
+    pytest.param([A1], [("update", A2), ("resync",)], [(UPDATED, A2)],
+                 id="resync-while-queued-adds-nothing"),
+    pytest.param([], [("delete", pod("a"))], None, id="delete-of-unknown-unqueued-key-is-ignored"),
+    # Without known objects only queued keys count.
+    pytest.param(None, [("delete", pod("a"))], None,
+                 id="delete-of-unqueued-key-without-known-objects-is-ignored"),
+]
 
 
-def test_replace_then_watch_delete_replaces_tombstone_unit() -> None:
-    known = new_known()
-    a_cached, a_final = pod("a", "1"), pod("a", "2")
-    known.add(a_cached)
-    fifo = informer_fifo(known)
-    fifo.replace([], "10")
-    assert entries(fifo, "ns/a") == [(DELETED, DeletedFinalStateUnknown("ns/a", a_cached))]
-    fifo.delete(a_final)
-    assert entries(fifo, "ns/a") == [(DELETED, a_final)]
-
-
-def test_resync_while_queued_adds_nothing_unit() -> None:
-    known = new_known()
-    a1, a2 = pod("a", "1"), pod("a", "2")
-    known.add(a1)
-    fifo = informer_fifo(known)
-    fifo.update(a2)
-    fifo.resync()
-    assert entries(fifo, "ns/a") == [(UPDATED, a2)]
-
-
-def test_delete_of_unknown_unqueued_key_is_ignored_unit() -> None:
-    fifo = informer_fifo(new_known())
-    fifo.delete(pod("x"))
-    assert fifo.list_keys() == []
-    plain = DeltaFIFO()  # without known objects: only queued keys count
-    plain.delete(pod("x"))
-    assert plain.list_keys() == []
+@pytest.mark.parametrize(("known_objects", "calls", "queued"), WORKED_EXAMPLES)
+def test_worked_examples_unit(known_objects, calls, queued) -> None:
+    if known_objects is None:
+        fifo = DeltaFIFO()
+    else:
+        known = new_known()
+        for obj in known_objects:
+            known.add(obj)
+        fifo = informer_fifo(known)
+    for method, *args in calls:
+        getattr(fifo, method)(*args)
+    if queued is None:
+        assert fifo.list_keys() == []
+    else:
+        assert entries(fifo, "ns/a") == queued
 
 
 # -- delete -------------------------------------------------------------------------

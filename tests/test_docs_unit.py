@@ -64,6 +64,8 @@ ALLOWED_PATHS = {
     # Go's module cache, and files inside a local cluster's state directory (.local-cluster/),
     # named relative to it in docs/local-cluster.md
     "~/go/pkg/mod", "host-journal.json", "state/", "state/apiserver/", "run/pods/", "pods/", "home/",
+    # Go packages the mirror follows (golang.org/x/time/rate)
+    "x/time/rate",
     # Bitcoin Core's source tree (the rpcauth script the controller's rpcauth line follows)
     "share/rpcauth/rpcauth.py",
     # written by scripts/release-chart into .chart-release/; the image cache's index

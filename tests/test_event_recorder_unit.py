@@ -13,16 +13,13 @@ import pytest
 from waiting import wait_for
 
 from bitcoin_controller.apimachinery import errors
+from bitcoin_controller.apimachinery.types import STRATEGIC_MERGE_PATCH
 from bitcoin_controller.apimachinery.watch.mux import WAIT_IF_CHANNEL_FULL, Broadcaster
 from bitcoin_controller.clientgo.kubernetes import fake
-from bitcoin_controller.clientgo.kubernetes.clientset import (
-    STRATEGIC_MERGE_PATCH,
-    Interface,
-    ResourceClient,
-)
+from bitcoin_controller.clientgo.kubernetes.clientset import Interface, ResourceClient
 from bitcoin_controller.clientgo.rest import RequestConstructionError, encode_json
 from bitcoin_controller.clientgo.tools import record
-from bitcoin_controller.clientgo.util.workqueue.metrics import REGISTRY
+from bitcoin_controller.componentbase.metrics.legacyregistry import REGISTRY
 from bitcoin_controller.utils.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(30)

@@ -8,7 +8,8 @@ import pytest
 
 from bitcoin_controller.apimachinery import errors, watch
 from bitcoin_controller.apimachinery.metav1 import ListOptions
-from bitcoin_controller.clientgo.kubernetes import JSON_PATCH, MERGE_PATCH, Interface
+from bitcoin_controller.apimachinery.types import JSON_PATCH, MERGE_PATCH
+from bitcoin_controller.clientgo.kubernetes import Interface
 from bitcoin_controller.clientgo.kubernetes.fake import Clientset
 from bitcoin_controller.clientgo.testing import (
     CreateAction,

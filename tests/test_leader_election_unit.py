@@ -15,6 +15,7 @@ from waiting import wait_for
 from bitcoin_controller.apimachinery import errors
 from bitcoin_controller.apimachinery.metav1 import format_micro_time
 from bitcoin_controller.clientgo.kubernetes import fake
+from bitcoin_controller.clientgo.kubernetes.scheme import SCHEME
 from bitcoin_controller.clientgo.testing.fixture import ObjectTracker
 from bitcoin_controller.clientgo.tools.leaderelection import (
     LeaderCallbacks,
@@ -28,7 +29,7 @@ from bitcoin_controller.clientgo.tools.leaderelection import (
     run_or_die,
 )
 from bitcoin_controller.clientgo.tools.record import EventRecorder
-from bitcoin_controller.clientgo.util.workqueue.metrics import REGISTRY
+from bitcoin_controller.componentbase.metrics.legacyregistry import REGISTRY
 from bitcoin_controller.utils.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(60)
@@ -536,7 +537,7 @@ class Election:
 
 def test_run_leads_renews_and_releases_on_stop_unit() -> None:
     clock = SteppedClock()
-    tracker = ObjectTracker(clock=clock)
+    tracker = ObjectTracker(SCHEME, clock=clock)
     a = Candidate("a", tracker, clock, release_on_cancel=True)
     election = Election(clock, [a])
     a.thread.start()
@@ -574,7 +575,7 @@ def test_on_stopped_leading_is_called_even_without_leading_unit(clock) -> None:
 
 def test_on_new_leader_reports_the_first_observed_holder_unit() -> None:
     clock = SteppedClock()
-    tracker = ObjectTracker(clock=clock)
+    tracker = ObjectTracker(SCHEME, clock=clock)
     tracker.add(lease("b"))
     a = Candidate("a", tracker, clock)
     election = Election(clock, [a])
@@ -589,7 +590,7 @@ def test_on_new_leader_reports_the_first_observed_holder_unit() -> None:
 
 def test_a_failing_leader_work_gives_up_leadership_unit() -> None:
     clock = SteppedClock()
-    tracker = ObjectTracker(clock=clock)
+    tracker = ObjectTracker(SCHEME, clock=clock)
     a = Candidate("a", tracker, clock)
 
     def crash(stop_event: threading.Event) -> None:
@@ -629,7 +630,7 @@ def test_a_failing_leader_work_gives_up_leadership_unit() -> None:
 
 def test_partitioned_leader_stops_before_the_follower_takes_over_unit() -> None:
     clock = SteppedClock()
-    tracker = ObjectTracker(clock=clock)
+    tracker = ObjectTracker(SCHEME, clock=clock)
     a, b = Candidate("a", tracker, clock), Candidate("b", tracker, clock)
     election = Election(clock, [a, b])
     a.thread.start()
@@ -660,7 +661,7 @@ def test_partitioned_leader_stops_before_the_follower_takes_over_unit() -> None:
 def test_two_candidates_never_both_lead_under_random_failures_unit() -> None:
     chaos = random.Random(1234)
     clock = SteppedClock()
-    tracker = ObjectTracker(clock=clock)
+    tracker = ObjectTracker(SCHEME, clock=clock)
     candidates = [Candidate(name, tracker, clock, release_on_cancel=True) for name in "ab"]
     election = Election(clock, candidates)
     for c in candidates:
@@ -688,7 +689,7 @@ def test_two_candidates_never_both_lead_under_random_failures_unit() -> None:
 
 def test_release_on_cancel_hands_over_without_waiting_for_expiry_unit() -> None:
     clock = SteppedClock()
-    tracker = ObjectTracker(clock=clock)
+    tracker = ObjectTracker(SCHEME, clock=clock)
     a = Candidate("a", tracker, clock, release_on_cancel=True)
     b = Candidate("b", tracker, clock)
     election = Election(clock, [a, b])
@@ -711,7 +712,7 @@ def test_release_on_cancel_hands_over_without_waiting_for_expiry_unit() -> None:
 
 def test_leader_stuck_in_a_hung_request_still_stops_in_time_unit() -> None:
     clock = SteppedClock()
-    tracker = ObjectTracker(clock=clock)
+    tracker = ObjectTracker(SCHEME, clock=clock)
     a, b = Candidate("a", tracker, clock), Candidate("b", tracker, clock)
     election = Election(clock, [a, b])
     a.thread.start()

@@ -28,6 +28,7 @@ from controller_fixture import (
 )
 from fake_core import FakeCoreDaemon, StartupError, rpcauth_accepts
 from prometheus_client import CollectorRegistry
+from waiting import wait_for
 
 from bitcoin_controller.apimachinery import errors
 from bitcoin_controller.bitcoin import (
@@ -217,8 +218,17 @@ def converged_bitcoind(**spec) -> tuple[Fixture, dict]:
 
 
 def secret_reads(f: Fixture) -> list[tuple[str, str]]:
-    return [(a.verb, getattr(a, "name", "")) for a in f.client.actions()
-            if a.resource.resource == "secrets" and a.verb in ("get", "list", "watch")]
+    """(verb, Secret name) of every read: a get names it, a list or watch by its field selector."""
+    reads = []
+    for a in f.client.actions():
+        if a.resource.resource != "secrets" or a.verb not in ("get", "list", "watch"):
+            continue
+        name = getattr(a, "name", "")
+        if a.verb != "get":
+            selector = a.list_options.field_selector or ""
+            name = selector.removeprefix("metadata.name=") if selector.startswith("metadata.name=") else f"<{selector}>"
+        reads.append((a.verb, name))
+    return reads
 
 
 def test_first_sync_writes_an_owned_opaque_config_secret_unit(daemons, transport):
@@ -265,7 +275,8 @@ def test_steady_state_sends_nothing_for_the_config_unit():
     f, _ = converged_bitcoind()
     for _ in range(2):
         f.sync()
-        assert [a for a in f.actions() if a[1] in ("secrets", "statefulsets")] == [("get", "secrets", "")]
+        # credentials come from the Secret's watch: no read, no write
+        assert [a for a in f.actions() if a[1] in ("secrets", "statefulsets")] == []
         assert f.action_objects("create", "secrets") == []
 
 
@@ -284,7 +295,7 @@ def test_a_lagging_cache_reuses_the_secret_it_already_created_unit():
     f.client.clear_actions()
     with pytest.raises(errors.AlreadyExistsError):
         controller.sync_handler(KEY)
-    assert [a[:2] for a in f.actions()] == [("get", "secrets"), ("create", "statefulsets")]
+    assert [a[:2] for a in f.actions()] == [("create", "statefulsets")]
     # A new process (memory lost) tries once, gets AlreadyExists, and goes on.
     f.api_objects.append(f.client.core_v1().secrets(NAMESPACE).get(name))
     f.sync()
@@ -338,10 +349,13 @@ def test_the_controller_reads_no_secret_it_was_not_given_unit():
     rotated = new_secret(password="n3w-Pa55w0rd")
     del rotated["metadata"]["resourceVersion"]
     f.client.core_v1().secrets(NAMESPACE).update(rotated)
+    wait_for(lambda: controller.secrets.get(KEY, NAMESPACE, "creds").password == "n3w-Pa55w0rd",
+             "the Secret's watch to deliver the rotation")
     sync()  # after a rotation
     assert len(f.action_objects("create", "secrets")) == 2
     reads = secret_reads(f)
-    assert reads and set(reads) == {("get", "creds")}
+    assert reads and set(reads) <= {("list", "creds"), ("watch", "creds")}
+    controller.secrets.stop()
     written = [a.object for a in f.client.actions() if a.verb == "create"]
     assert written and not any(PASSWORD in json.dumps(o) or "n3w-Pa55w0rd" in json.dumps(o) for o in written)
 

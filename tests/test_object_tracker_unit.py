@@ -8,11 +8,12 @@ import pytest
 
 from bitcoin_controller.apimachinery import errors, watch
 from bitcoin_controller.apimachinery.metav1 import ListOptions
-from bitcoin_controller.clientgo.kubernetes import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
+from bitcoin_controller.apimachinery.types import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
 from bitcoin_controller.clientgo.kubernetes.scheme import (
     BITCOIN_NETWORKS,
     NODES,
     PODS,
+    SCHEME,
     STATEFUL_SETS,
 )
 from bitcoin_controller.clientgo.testing import ObjectTracker
@@ -42,7 +43,7 @@ def drain(w: watch.Interface) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def tracker() -> ObjectTracker:
-    return ObjectTracker(clock=FakeClock())
+    return ObjectTracker(SCHEME, clock=FakeClock())
 
 
 # -- create / get / list -----------------------------------------------------------
@@ -310,7 +311,7 @@ def test_watch_with_label_selector_turns_relabels_into_adds_and_deletes_unit(tra
 
 
 def test_watch_from_a_compacted_version_gets_410_expired_unit():
-    tracker = ObjectTracker(history_limit=2)
+    tracker = ObjectTracker(SCHEME, history_limit=2)
     for name in "abcd":
         tracker.create(PODS, pod(name), "ns1")
     w = tracker.watch(PODS, "ns1", ListOptions(resource_version="1"))
@@ -330,7 +331,7 @@ def test_malformed_watch_options_are_bad_requests_unit(tracker):
 
 
 def test_bounded_watch_buffer_raises_when_full_unit():
-    tracker = ObjectTracker(watch_buffer_size=100)
+    tracker = ObjectTracker(SCHEME, watch_buffer_size=100)
     w = tracker.watch(PODS, "ns1")
     for i in range(100):
         tracker.create(PODS, pod(f"p{i}"), "ns1")

@@ -335,39 +335,60 @@ def test_list_410_retries_immediately_with_empty_rv_then_clears_flag_unit(harnes
     h.close()
 
 
-@pytest.mark.timeout(10)
-def test_list_too_large_rv_retries_with_empty_rv_unit(harness):
-    h = harness()
-    too_large = errors.from_status({
-        "code": 504, "reason": "Timeout", "message": "Too large resource version",
-        "details": {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large"}]},
-    })
-    h.lw.list_results.extend([too_large, pod_list("7")])
-    h.start()
-    h.watcher(1)
-    assert [o.resource_version for o in h.lw.lists()] == ["0", ""]
-    h.close()
+# -- errors on the watch path ------------------------------------------------------
+#
+# A table, as client-go's reflector_test.go writes its error cases: how the
+# watch fails (an error opening it, or what the stream does), then what the
+# reflector did after one backoff: its calls, the errors its handler saw, and
+# the resourceVersion it watches from again.  Retriable failures re-watch from
+# the last RV without a LIST; the others relist.
+
+def _stream_429(w: FakeWatcher) -> None:
+    w.error(status(429, "TooManyRequests"))
+
+
+def _close_at_once(w: FakeWatcher) -> None:
+    w.stop()  # closed at once with no event: a very short watch
+
+
+WATCH_ERRORS = [
+    pytest.param(ConnectionRefusedError(111, "Connection refused"), None,
+                 ["list", "watch", "watch"], [], "10", id="open-conn-refused-rewatches"),
+    pytest.param(errors.new_too_many_requests(), None,
+                 ["list", "watch", "watch"], [], "10", id="open-429-rewatches"),
+    pytest.param(errors.ForbiddenError("forbidden"), None,
+                 ["list", "watch", "list", "watch"], [errors.ForbiddenError], "11",
+                 id="open-other-error-goes-to-handler-then-relists"),
+    pytest.param(None, _stream_429,
+                 ["list", "watch", "watch"], [], "10", id="429-in-stream-rewatches"),
+    # Logged by the watch loop, not given to the handler.
+    pytest.param(None, _close_at_once,
+                 ["list", "watch", "list", "watch"], [], "11", id="very-short-watch-relists"),
+]
 
 
 @pytest.mark.timeout(10)
-@pytest.mark.parametrize(
-    "err",
-    [ConnectionRefusedError(111, "Connection refused"), errors.new_too_many_requests()],
-    ids=["conn-refused", "429"],
-)
-def test_retriable_watch_open_error_backs_off_and_rewatches_without_list_unit(harness, err):
+@pytest.mark.parametrize(("open_error", "stream", "calls", "handled", "rewatch_rv"), WATCH_ERRORS)
+def test_watch_errors_back_off_then_rewatch_or_relist_unit(
+    harness, open_error, stream, calls, handled, rewatch_rv
+):
     h = harness()
-    h.lw.list_results.append(pod_list("10"))
-    h.lw.watch_errors.append(err)
+    h.lw.list_results.extend([pod_list("10"), pod_list("11")])
+    if open_error is not None:
+        h.lw.watch_errors.append(open_error)
     h.start()
+    if stream is not None:
+        stream(h.watcher(1))
+    assert wait_until(lambda: len(h.handled) == len(handled))
     assert wait_until(h.clock.has_waiters)
-    assert h.lw.verbs() == ["list", "watch"]
+    assert h.lw.verbs() == calls[:2]  # nothing more before the backoff
     h.step_backoff()
-    h.watcher(1)
-    assert h.lw.verbs() == ["list", "watch", "watch"]
-    assert h.lw.watches()[1].resource_version == "10"
-    assert h.handled == []
-    assert h.metric("watch_errors") == 1
+    h.watcher(1 if open_error is not None else 2)
+    assert h.lw.verbs() == calls
+    assert [type(err) for err in h.handled] == handled
+    assert h.lw.watches()[-1].resource_version == rewatch_rv
+    if open_error is not None:
+        assert h.metric("watch_errors") == 1
     h.close()
 
 
@@ -385,43 +406,6 @@ def test_connection_refused_detected_through_wrapping_unit():
     assert not is_watch_error_retriable(RuntimeError("other"))
 
 
-@pytest.mark.timeout(10)
-def test_other_watch_open_error_goes_to_handler_then_relists_unit(harness):
-    h = harness()
-    h.lw.list_results.extend([pod_list("10"), pod_list("11")])
-    h.lw.watch_errors.append(errors.ForbiddenError("forbidden"))
-    h.start()
-    assert wait_until(lambda: len(h.handled) == 1)
-    assert isinstance(h.handled[0], errors.ForbiddenError)
-    h.step_backoff()
-    h.watcher(1)
-    assert h.lw.verbs() == ["list", "watch", "list", "watch"]
-    h.close()
-
-
-@pytest.mark.timeout(10)
-def test_429_in_watch_stream_backs_off_and_rewatches_unit(harness):
-    h = harness()
-    h.start()
-    h.watcher(1).error(status(429, "TooManyRequests"))
-    h.step_backoff()
-    h.watcher(2)
-    assert h.lw.verbs() == ["list", "watch", "watch"]
-    h.close()
-
-
-@pytest.mark.timeout(10)
-def test_very_short_watch_is_an_error_and_relists_unit(harness):
-    h = harness()
-    h.start()
-    h.watcher(1).stop()  # closed at once with no event
-    assert wait_until(h.clock.has_waiters)
-    h.step_backoff()
-    h.watcher(2)
-    assert h.lw.verbs() == ["list", "watch", "list", "watch"]
-    assert h.handled == []  # logged by the watch loop, not the handler
-
-
 def test_very_short_watch_error_returned_by_handler_unit():
     clock = FakeClock()
     r = Reflector("t-short-watch", ScriptedListerWatcher(), None, RecordingStore(), clock=clock)
@@ -434,18 +418,42 @@ def test_very_short_watch_error_returned_by_handler_unit():
     assert "very short watch" in str(err)
 
 
+# -- errors of the first LIST -------------------------------------------------------
+#
+# A table: the error the first LIST (at RV "0") gets, whether the reflector
+# backs off before listing again (a "too large resource version" retries at
+# once, with RV "" for a consistent read; anything else goes to the handler
+# as a ListError and waits), and the RVs of the LISTs made.
+
+TOO_LARGE_RV = errors.from_status({
+    "code": 504, "reason": "Timeout", "message": "Too large resource version",
+    "details": {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large"}]},
+})
+
+LIST_ERRORS = [
+    pytest.param(TOO_LARGE_RV, False, ["0", ""], id="too-large-rv-retries-with-empty-rv"),
+    pytest.param(errors.InternalError("etcd down"), True, ["0", "0"],
+                 id="other-error-goes-to-handler-and-retries-after-backoff"),
+]
+
+
 @pytest.mark.timeout(10)
-def test_list_error_goes_to_handler_and_retries_after_backoff_unit(harness):
+@pytest.mark.parametrize(("err", "backs_off", "list_rvs"), LIST_ERRORS)
+def test_first_list_errors_unit(harness, err, backs_off, list_rvs):
     h = harness()
-    h.lw.list_results.extend([errors.InternalError("etcd down"), pod_list("5")])
+    h.lw.list_results.extend([err, pod_list("5")])
     h.start()
-    assert wait_until(lambda: len(h.handled) == 1)
-    assert isinstance(h.handled[0], ListError)
-    assert str(h.handled[0]).startswith("failed to list v1, Kind=Pod: ")
-    assert isinstance(h.handled[0].err, errors.InternalError)
-    h.step_backoff()
+    if backs_off:
+        assert wait_until(lambda: len(h.handled) == 1)
+        handled = h.handled[0]
+        assert isinstance(handled, ListError)
+        assert str(handled).startswith("failed to list v1, Kind=Pod: ")
+        assert handled.err is err
+        h.step_backoff()
     h.watcher(1)
-    assert [o.resource_version for o in h.lw.lists()] == ["0", "0"]
+    assert [o.resource_version for o in h.lw.lists()] == list_rvs
+    if not backs_off:
+        assert h.handled == []
     h.close()
 
 

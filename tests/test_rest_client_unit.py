@@ -11,16 +11,12 @@ from waiting import wait_for
 
 from bitcoin_controller.apimachinery import errors
 from bitcoin_controller.apimachinery.metav1 import ListOptions
-from bitcoin_controller.clientgo.kubernetes import (
-    JSON_PATCH,
-    MERGE_PATCH,
-    Clientset,
-)
+from bitcoin_controller.apimachinery.types import JSON_PATCH, MERGE_PATCH
+from bitcoin_controller.clientgo.kubernetes import Clientset, scheme
 from bitcoin_controller.clientgo.rest import (
     CachedFileTokenSource,
     Config,
     RESTClient,
-    TokenBucketRateLimiter,
     TransportError,
     anonymous_client_config,
     pool_manager_for,
@@ -33,7 +29,8 @@ from bitcoin_controller.clientgo.rest.client import (
 from bitcoin_controller.clientgo.tools.cache import new_list_watch_from_client, new_store
 from bitcoin_controller.clientgo.tools.cache.keys import meta_namespace_key_func
 from bitcoin_controller.clientgo.tools.cache.reflector import Reflector
-from bitcoin_controller.clientgo.util.workqueue.metrics import REGISTRY
+from bitcoin_controller.clientgo.util.flowcontrol import TokenBucketRateLimiter
+from bitcoin_controller.componentbase.metrics.legacyregistry import REGISTRY
 from bitcoin_controller.utils.clock import FakeClock
 
 TOKEN = "s3cr3t-token-value"
@@ -283,7 +280,7 @@ def test_reflector_stops_promptly_during_a_retry_after_wait_unit(server):
     busy = Reply(503, status(503, "ServiceUnavailable", "later"), {"Retry-After": "3600"})
     server.route("GET", "/api/v1/namespaces/ns1/pods", busy)
     cs = Clientset(Config(host=server.url), clock=clock)
-    reflector = Reflector("retry-after-stop", new_list_watch_from_client(cs, "pods", "ns1"),
+    reflector = Reflector("retry-after-stop", new_list_watch_from_client(cs, scheme.PODS, "ns1"),
                           None, new_store(meta_namespace_key_func), clock=clock)
     stop = threading.Event()
     thread = threading.Thread(target=reflector.run, args=(stop,), daemon=True)
@@ -310,7 +307,7 @@ def test_reflector_stops_promptly_while_a_watch_open_waits_out_retry_after_unit(
 
     server.route("GET", pods_path, route)
     cs = Clientset(Config(host=server.url), clock=clock)
-    reflector = Reflector("retry-after-watch", new_list_watch_from_client(cs, "pods", "ns1"),
+    reflector = Reflector("retry-after-watch", new_list_watch_from_client(cs, scheme.PODS, "ns1"),
                           None, new_store(meta_namespace_key_func), clock=clock)
     stop = threading.Event()
     thread = threading.Thread(target=reflector.run, args=(stop,), daemon=True)

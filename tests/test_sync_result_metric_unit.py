@@ -12,7 +12,7 @@ import pytest
 from controller_fixture import NAMESPACE, Fixture, new_network, new_secret
 
 from bitcoin_controller.apimachinery import errors
-from bitcoin_controller.clientgo.util.workqueue.metrics import REGISTRY
+from bitcoin_controller.componentbase.metrics.legacyregistry import REGISTRY
 
 KEY = f"{NAMESPACE}/net"
 

@@ -10,7 +10,6 @@ from waiting import wait_for
 from bitcoin_controller.clientgo.util.workqueue import (
     DEFAULT_PROVIDER,
     DURATION_BUCKETS,
-    REGISTRY,
     DelayingQueue,
     MetricsProvider,
     NoopMetricsProvider,
@@ -23,6 +22,7 @@ from bitcoin_controller.clientgo.util.workqueue import metrics as metrics_module
 from bitcoin_controller.clientgo.util.workqueue.default_rate_limiters import (
     ItemFastSlowRateLimiter,
 )
+from bitcoin_controller.componentbase.metrics.legacyregistry import REGISTRY
 from bitcoin_controller.utils.clock import FakeClock
 
 NAME = "unit-queue"

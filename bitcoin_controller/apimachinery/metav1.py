@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
+    "NAMESPACE_ALL",
     "ListOptions",
     "ObjectMetaError",
     "meta",
@@ -37,6 +38,9 @@ __all__ = [
     "format_micro_time",
     "parse_time",
 ]
+
+#: ``metav1.NamespaceAll``: list and watch across every namespace.
+NAMESPACE_ALL = ""
 
 
 class ObjectMetaError(ValueError):

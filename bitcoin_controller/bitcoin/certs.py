@@ -20,16 +20,20 @@ import hashlib
 import ipaddress
 import ssl
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+if TYPE_CHECKING:
+    from cryptography import x509
+
+# ``cryptography`` is imported inside the functions that need it: it maps its
+# own statically linked OpenSSL (some 8 MiB of resident memory), which a
+# controller serving only Bitcoin Core networks never needs.
 
 __all__ = [
     "generate_self_signed_cert",
     "pinned_ssl_context",
     "load_certificates",
+    "check_certificates",
     "certificate_fingerprint",
     "DEFAULT_VALIDITY_DAYS",
 ]
@@ -59,6 +63,11 @@ def generate_self_signed_cert(
     names and addresses.  ``basicConstraints CA:TRUE`` lets the certificate be
     loaded as a trust anchor by :func:`pinned_ssl_context`.
     """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     if valid_days <= 0:
         raise ValueError("valid_days must be positive")
     now = now or datetime.datetime.now(datetime.UTC)
@@ -121,10 +130,9 @@ def pinned_ssl_context(cert_pem: bytes | str, *, check_hostname: bool = False) -
     the certificate's names, which is what dialling pods by IP needs.
     """
     pem = cert_pem.decode("ascii") if isinstance(cert_pem, bytes) else cert_pem
-    load_certificates(pem)  # fail early, with a clear message, on garbage
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_verify_locations(cadata=pem)
+    _load_pinned(context, pem)
     # Order matters: check_hostname must be off before verify_mode may change,
     # and PROTOCOL_TLS_CLIENT starts with CERT_REQUIRED + check_hostname=True.
     context.check_hostname = check_hostname
@@ -132,8 +140,27 @@ def pinned_ssl_context(cert_pem: bytes | str, *, check_hostname: bool = False) -
     return context
 
 
+def _load_pinned(context: ssl.SSLContext, pem: str) -> None:
+    # The ssl module's own parser (no cryptography import on the RPC path):
+    # garbage, or text without a certificate, is a ValueError with a clear message.
+    try:
+        context.load_verify_locations(cadata=pem)
+    except (ssl.SSLError, ValueError, TypeError) as exc:
+        raise ValueError(f"not a PEM certificate: {exc}") from None
+    if not context.cert_store_stats()["x509"]:
+        raise ValueError("not a PEM certificate: no certificate found")
+
+
+def check_certificates(cert_pem: bytes | str) -> None:
+    """``ValueError`` unless ``cert_pem`` holds at least one parseable PEM certificate."""
+    pem = cert_pem.decode("ascii") if isinstance(cert_pem, bytes) else cert_pem
+    _load_pinned(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), pem)
+
+
 def load_certificates(cert_pem: bytes | str) -> list[x509.Certificate]:
     """Parse PEM text into certificates; ``ValueError`` if it holds none."""
+    from cryptography import x509
+
     data = cert_pem.encode("ascii") if isinstance(cert_pem, str) else cert_pem
     try:
         certs = x509.load_pem_x509_certificates(data)
@@ -150,6 +177,8 @@ def certificate_fingerprint(cert_pem: bytes | str) -> str:
     Short enough for logs and Events, and what an operator compares with
     ``openssl x509 -noout -fingerprint -sha256``.
     """
+    from cryptography.hazmat.primitives import serialization
+
     cert = load_certificates(cert_pem)[0]
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 

@@ -12,7 +12,7 @@ import base64
 import ipaddress
 from dataclasses import dataclass, field, replace
 
-from .certs import load_certificates
+from .certs import check_certificates
 
 __all__ = [
     "Config",
@@ -49,7 +49,7 @@ class TLSConfig:
     def __post_init__(self) -> None:
         if isinstance(self.ca_pem, bytes):  # accept bytes, store text (hashable, comparable)
             object.__setattr__(self, "ca_pem", self.ca_pem.decode("ascii"))
-        load_certificates(self.ca_pem)  # reject garbage at construction, not at first call
+        check_certificates(self.ca_pem)  # reject garbage at construction, not at first call
 
     def __repr__(self) -> str:
         # The certificate is public, but thousands of characters of PEM in a

@@ -16,8 +16,8 @@ typed calls treat as success ("already added", "not added") are still counted
 here: they are errors on the wire, and a steady rate of them shows a
 controller that re-adds peers on every loop.
 
-The series live on :data:`REGISTRY`, the process-wide registry defined in
-:mod:`bitcoin_controller.clientgo.util.workqueue.metrics` that the
+The series live on :data:`REGISTRY`, the process-wide registry of
+:mod:`bitcoin_controller.componentbase.metrics.legacyregistry` that the
 controller's ``/metrics`` endpoint serves, so RPC, work-queue and controller
 metrics are scraped together.
 """
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from ..clientgo.util.workqueue.metrics import REGISTRY
+from ..componentbase.metrics.legacyregistry import REGISTRY
 from .errors import (
     RPC_CLIENT_NODE_ALREADY_ADDED,
     RPC_CLIENT_NODE_NOT_ADDED,

@@ -39,12 +39,14 @@ from ..clientgo.tools.leaderelection import (
     LeaderElectionConfig,
     LeaderElector,
     LeaseLock,
+    new_leader_healthz_adaptor,
 )
-from ..clientgo.util.workqueue.metrics import REGISTRY
-from ..controller import CONTROLLER_NAME, Controller
+from ..componentbase.metrics.legacyregistry import REGISTRY
+from ..controller import CONTROLLER_NAME, Controller, transforms
 from ..controller.resources import NODE_POD_SELECTOR
 from ..controller.rpc import BitcoinRPCConnector
 from ..logs import configure_logging
+from ..utils import memory
 from .options import Options
 from .servers import HTTPEndpoints
 
@@ -54,6 +56,9 @@ log = structlog.get_logger("bitcoin_controller.cmd")
 
 #: How long in-flight syncs may take to finish after a stop signal.
 DRAIN_SECONDS = 20.0
+#: How long past its lease's expiry a leader that has not renewed still counts
+#: as healthy (kube-controller-manager's ``NewLeaderHealthzAdaptor(20 * time.Second)``).
+LEADER_HEALTHZ_TIMEOUT = 20.0
 #: Exit code when the controller's work raised (with or without leader election).
 EXIT_CRASH = 1
 #: Exit code when the lease was lost while the process should still have run.
@@ -109,6 +114,14 @@ class Process:
         self.pod_factory = SharedInformerFactory(
             self.clientset, opts.resync_period, namespace=namespace, tweak_list_options=only_node_pods
         )
+        # Cache only what the controller reads or writes back (controller/transforms.py).
+        for informer, transform in (
+            (self.factory.bitcoincontroller().v1().bitcoin_networks(), transforms.slim_network),
+            (self.factory.apps().v1().stateful_sets(), transforms.slim_statefulset),
+            (self.factory.core().v1().services(), transforms.strip_managed_fields),
+            (self.pod_factory.core().v1().pods(), transforms.slim_pod),
+        ):
+            informer.informer().set_transform(transform)
         self.broadcaster = record.new_broadcaster()
         self.broadcaster.start_structured_logging()
         self.broadcaster.start_recording_to_sink(record.EventSinkImpl(self.clientset))
@@ -125,6 +138,8 @@ class Process:
             mesh_timeout=opts.mesh_timeout,
         )
         self.elector: LeaderElector | None = None
+        # Passes until an elector is bound, so it is harmless without leader election.
+        self.leader_healthz = new_leader_healthz_adaptor(LEADER_HEALTHZ_TIMEOUT)
         if opts.leader_elect:
             lock = LeaseLock(
                 _leader_namespace(opts), opts.leader_election_id, self.clientset, self.identity, self.recorder
@@ -142,8 +157,11 @@ class Process:
                     ),
                     release_on_cancel=True,
                     name=opts.leader_election_id,
+                    watch_dog=self.leader_healthz,
                 )
             )
+            # What run_or_die does; the elector is built here because readyz asks it is_leader().
+            self.leader_healthz.set_leader_election(self.elector)
         self.stop = threading.Event()
         self.lost_lease = False
         self.controller_started = threading.Event()
@@ -161,10 +179,8 @@ class Process:
         return f"syncs stuck: {', '.join(stuck)}" if stuck else None
 
     def _check_lease(self) -> str | None:
-        if self.elector is None:
-            return None
         try:
-            self.elector.check(20.0)
+            self.leader_healthz.check()
         except Exception as err:
             return str(err)
         return None
@@ -299,6 +315,7 @@ def run(opts: Options, *, api_wait: float | None = None) -> int:
     (see :class:`~.cli_errors.ExitCode`), with the traceback only for ``--debug``."""
     from .cli_errors import run_cli
 
+    memory.limit_arenas()  # before any thread starts (utils/memory.py says why)
     configure_logging(opts.log_format, "debug" if opts.debug else opts.log_level)
     holder: list[Process] = []
 
@@ -315,4 +332,5 @@ def run(opts: Options, *, api_wait: float | None = None) -> int:
     _register_process_metrics()
     process = holder[0]
     _install_signal_handlers(process.stop)
+    memory.start_trimming(process.stop)
     return process.run()

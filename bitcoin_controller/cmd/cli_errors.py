@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TextIO, TypeVar
 
 from ..apimachinery import errors
-from ..clientgo.kubernetes.scheme import ResourceInfo
+from ..apimachinery.schema import ResourceInfo
 from ..clientgo.rest.transport import TransportError
 from ..clientgo.tools import clientcmd
 

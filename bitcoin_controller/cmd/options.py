@@ -95,7 +95,7 @@ _FLAGS: list[tuple[str, object, object, str]] = [
     ("--kubeconfig", None, str,
      "path to a kubeconfig (default: the in-cluster config in a pod, else $KUBECONFIG or ~/.kube/config)"),
     ("--namespace", "", str, "watch only this namespace (default: all namespaces)"),
-    ("--workers", 2, _positive_int, "number of worker threads syncing networks in parallel"),
+    ("--workers", 4, _positive_int, "number of worker threads syncing networks in parallel"),
     ("--resync-period", "30s", parse_duration, "how often every network is re-checked even without events"),
     ("--leader-elect", False, _bool, "run only while holding the leader lease (for several replicas)"),
     ("--leader-election-namespace", "", str,

@@ -32,7 +32,7 @@ from ..clientgo.util import workqueue
 from ..utils.clock import REAL_CLOCK, Clock
 from . import events as ev
 from . import metrics, nodeconfig, resources
-from .credentials import Credentials, CredentialsError, read_credentials
+from .credentials import Credentials, CredentialsError, SecretCache
 from .implementations import P2P_PORT, Implementation, get_implementation
 from .mesh import DEFAULT_MESH_TIMEOUT, MeshDeadlineExceeded, MeshMemory, NodeRPC, reconcile_mesh
 from .status import (
@@ -99,6 +99,7 @@ class Controller:
         rpc_pool_size: int = 16,
         clock: Clock = REAL_CLOCK,
         mesh_timeout: float = DEFAULT_MESH_TIMEOUT,
+        secret_cache: SecretCache | None = None,
     ) -> None:
         self.clientset = clientset
         self.recorder = recorder
@@ -124,6 +125,9 @@ class Controller:
         self.rpc_pool = ThreadPoolExecutor(max_workers=rpc_pool_size, thread_name_prefix="rpc")
         self.mesh_memory = MeshMemory()
         self.node_configs = nodeconfig.NodeConfigs()
+        # Credential Secrets come from single-object watches, not a GET per
+        # sync; a changed Secret resyncs the networks that use it.
+        self.secrets = secret_cache or SecretCache(clientset, self.workqueue.add, clock=clock)
         self._in_flight: dict[int, tuple[str, float]] = {}
         self._in_flight_lock = threading.Lock()
 
@@ -254,6 +258,7 @@ class Controller:
         cut_short.cancel()
         for t in threads:
             t.join()
+        self.secrets.stop()
         self.rpc_pool.shutdown(wait=True, cancel_futures=True)
         log.info("controller stopped")
 
@@ -345,6 +350,7 @@ class Controller:
             logger.debug("network no longer exists")
             metrics.forget_network(namespace, name)
             self.node_configs.forget(namespace, name)
+            self.secrets.release(key)
             return None
         if metav1.get_deletion_timestamp(network):
             logger.debug("network is being deleted")
@@ -400,7 +406,7 @@ class _Sync:
 
         self.ensure_service(impl)
         try:
-            credentials = read_credentials(self.c.clientset, self.namespace, spec.secret)
+            credentials = self.c.secrets.get(f"{self.namespace}/{self.name}", self.namespace, spec.secret)
         except CredentialsError as err:
             self.event(ev.WARNING, err.reason, err.message)
             self.fail_all(err.reason, err.message)

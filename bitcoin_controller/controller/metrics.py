@@ -14,7 +14,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from ..clientgo.util.workqueue.metrics import REGISTRY
+from ..componentbase.metrics.legacyregistry import REGISTRY
 
 __all__ = ["observe_sync", "set_network", "forget_network"]
 

@@ -23,10 +23,11 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ...apimachinery.schema import ResourceInfo
 from ...utils.clock import REAL_CLOCK, Clock
 from ..kubernetes import scheme
 from ..kubernetes.clientset import NAMESPACE_ALL, Interface
-from ..kubernetes.scheme import ResourceInfo, resource_named
+from ..kubernetes.scheme import resource_named
 from ..listers import lister_for
 from ..tools.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_func
 from ..tools.cache.listwatch import TweakListOptionsFunc, new_filtered_list_watch_from_client

@@ -8,25 +8,15 @@
 
 Both implement :class:`Interface`: ``cs.core_v1().pods(ns).get(name)``,
 ``cs.apps_v1().stateful_sets(ns)``, ``cs.bitcoincontroller_v1().bitcoin_networks(ns)``...
+Patch types are in :mod:`bitcoin_controller.apimachinery.types`, resources in
+:mod:`bitcoin_controller.apimachinery.schema`, as in Go.
 """
 
-from .clientset import (
-    APPLY_PATCH,
-    JSON_PATCH,
-    MERGE_PATCH,
-    NAMESPACE_ALL,
-    STRATEGIC_MERGE_PATCH,
-    Interface,
-    ResourceClient,
-)
+from .clientset import NAMESPACE_ALL, Interface, ResourceClient
 from .rest_clientset import Clientset, RESTResourceClient, new_for_config
 
 __all__ = [
-    "APPLY_PATCH",
-    "JSON_PATCH",
-    "MERGE_PATCH",
     "NAMESPACE_ALL",
-    "STRATEGIC_MERGE_PATCH",
     "Interface",
     "ResourceClient",
     "Clientset",

@@ -3,7 +3,8 @@
 client-go generates one typed client per resource
 (``clientset.CoreV1().Pods(ns).Get(ctx, name, opts)``).  Because our objects
 are plain dicts, one :class:`ResourceClient` shape serves every resource;
-the typed accessors below only pick the :class:`~.scheme.ResourceInfo`.
+the typed accessors below only pick the
+:class:`~bitcoin_controller.apimachinery.schema.ResourceInfo`.
 A concrete clientset implements :meth:`Interface.resource`:
 
 * :class:`bitcoin_controller.clientgo.kubernetes.Clientset` talks to a real
@@ -23,15 +24,12 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from ...apimachinery import watch
-from ...apimachinery.metav1 import ListOptions
+from ...apimachinery.metav1 import NAMESPACE_ALL, ListOptions
+from ...apimachinery.schema import ResourceInfo
+from ...apimachinery.types import MERGE_PATCH
 from . import scheme
-from .scheme import ResourceInfo
 
 __all__ = [
-    "JSON_PATCH",
-    "MERGE_PATCH",
-    "STRATEGIC_MERGE_PATCH",
-    "APPLY_PATCH",
     "NAMESPACE_ALL",
     "ResourceClient",
     "Interface",
@@ -41,13 +39,6 @@ __all__ = [
     "BitcoincontrollerV1",
 ]
 
-JSON_PATCH = "application/json-patch+json"
-MERGE_PATCH = "application/merge-patch+json"
-STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
-APPLY_PATCH = "application/apply-patch+yaml"
-
-#: ``metav1.NamespaceAll``: list and watch across every namespace.
-NAMESPACE_ALL = ""
 
 
 class ResourceClient(ABC):

@@ -20,11 +20,12 @@ from typing import Any
 
 from ...apimachinery import watch
 from ...apimachinery.metav1 import ListOptions, get_name, get_namespace
+from ...apimachinery.schema import ResourceInfo
+from ...apimachinery.types import MERGE_PATCH
 from ...utils.clock import REAL_CLOCK, Clock
 from ..rest import RESTClient, StreamWatcher, delete_options, encode_json, random_watch_timeout
 from ..rest.config import Config
-from .clientset import MERGE_PATCH, NAMESPACE_ALL, Interface, ResourceClient
-from .scheme import ResourceInfo
+from .clientset import NAMESPACE_ALL, Interface, ResourceClient
 
 __all__ = ["Clientset", "RESTResourceClient", "new_for_config"]
 

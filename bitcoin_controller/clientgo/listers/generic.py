@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...apimachinery import errors, labels
-from ..kubernetes.scheme import ResourceInfo
+from ...apimachinery.schema import ResourceInfo
 from ..tools.cache.listers import list_all, list_all_by_namespace
 from ..tools.cache.store import Indexer
 

@@ -7,8 +7,8 @@ resources (namespaces, nodes) get ``get(name)`` on the lister itself.
 
 from __future__ import annotations
 
+from ...apimachinery.schema import ResourceInfo
 from ..kubernetes import scheme
-from ..kubernetes.scheme import ResourceInfo
 from ..tools.cache.store import Indexer
 from .generic import ResourceIndexer
 

@@ -33,7 +33,6 @@ from .config import (
     default_user_agent,
     in_cluster_config,
 )
-from .throttle import TokenBucketRateLimiter
 from .transport import CachedFileTokenSource, TransportError, pool_manager_for
 from .watch import StreamWatcher
 
@@ -58,7 +57,6 @@ __all__ = [
     "TransportError",
     "CachedFileTokenSource",
     "pool_manager_for",
-    "TokenBucketRateLimiter",
     "encode_json",
     "RequestConstructionError",
     "delete_options",

@@ -44,18 +44,18 @@ import math
 import random
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
 from prometheus_client import Counter
 
 from ...apimachinery import errors
+from ...componentbase.metrics.legacyregistry import REGISTRY
 from ...utils.clock import REAL_CLOCK, Clock
-from ..util.workqueue.metrics import REGISTRY
+from ..util.flowcontrol import TokenBucketRateLimiter
 from .body import encode_json
 from .config import Config
-from .throttle import TokenBucketRateLimiter
 from .transport import CachedFileTokenSource, TransportError, pool_manager_for
 from .watch import StreamWatcher
 
@@ -150,8 +150,10 @@ class RESTClient:
             if config.bearer_token_file
             else None
         )
+        if config.qps is not None and config.qps < 0:
+            raise ValueError("qps must be positive")
         self._throttle = (
-            TokenBucketRateLimiter(config.qps, config.burst or int(config.qps) or 1, clock)
+            TokenBucketRateLimiter(config.qps, max(1, int(config.burst or config.qps or 1)), clock)
             if config.qps
             else None
         )
@@ -372,6 +374,15 @@ class Request:
                 f"{self.method} {self.url()}: the server's answer is not JSON"
             ) from None
 
+    def _fail(self, response: urllib3.BaseHTTPResponse) -> NoReturn:
+        """Release a streamed failure answer and raise its StatusError."""
+        try:
+            data = response.read()
+        except Exception:
+            data = b""
+        _discard(response)
+        raise error_from_response(response.status, data, self.method, self.url())
+
     def stream(self) -> Iterator[bytes]:
         """``Request.Stream``: the body of a 2xx answer as it arrives (pod logs with ``follow``).
 
@@ -380,12 +391,7 @@ class Request:
         """
         response = self.client._send(self, stream=True)
         if not 200 <= response.status < 300:
-            try:
-                data = response.read()
-            except Exception:
-                data = b""
-            _discard(response)
-            raise error_from_response(response.status, data, self.method, self.url())
+            self._fail(response)
 
         def chunks() -> Iterator[bytes]:
             try:
@@ -405,12 +411,7 @@ class Request:
         """
         response = self.client._send(self, stream=True)
         if response.status != 200:
-            try:
-                data = response.read()
-            except Exception:
-                data = b""
-            _discard(response)
-            raise error_from_response(response.status, data, self.method, self.url())
+            self._fail(response)
         return StreamWatcher(response, description=f"{self.method} {self.path}")
 
 

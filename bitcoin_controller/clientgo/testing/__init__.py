@@ -65,7 +65,6 @@ from .fake import (
     WatchReactor,
 )
 from .fixture import (
-    STATUS_SUBRESOURCE_RESOURCES,
     ObjectTracker,
     default_watch_reactor,
     object_reaction,
@@ -125,7 +124,6 @@ __all__ = [
     "object_reaction",
     "watch_reaction",
     "default_watch_reactor",
-    "STATUS_SUBRESOURCE_RESOURCES",
     "apply_patch",
     "apply_merge_patch",
     "apply_json_patch",

@@ -11,7 +11,7 @@ Go's ``GetX()`` accessors are plain attributes here (``action.namespace``,
 ``action.name``, ``action.object``); the ``get_*`` methods exist too, so
 code read side by side with Go looks familiar.
 
-A resource is a :class:`~bitcoin_controller.clientgo.kubernetes.scheme.ResourceInfo`
+A resource is a :class:`~bitcoin_controller.apimachinery.schema.ResourceInfo`
 (what the fake clientset records) or a :class:`GroupVersionResource`; the
 constructors also accept a plain plural name (``"pods"``), the short form
 sample-controller's tests use for expected actions, since
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...apimachinery.metav1 import ListOptions, deep_copy
-from ..kubernetes.scheme import ResourceInfo
+from ...apimachinery.schema import ResourceInfo
 
 __all__ = [
     "GroupVersionResource",

@@ -78,9 +78,8 @@ from typing import Any
 
 from ...apimachinery import errors, labels, watch
 from ...apimachinery.metav1 import ListOptions, deep_copy, format_time
+from ...apimachinery.schema import ResourceInfo, Scheme
 from ...utils.clock import REAL_CLOCK, Clock
-from ..kubernetes import scheme
-from ..kubernetes.scheme import ResourceInfo
 from .actions import (
     Action,
     CreateAction,
@@ -100,15 +99,7 @@ __all__ = [
     "object_reaction",
     "watch_reaction",
     "default_watch_reactor",
-    "STATUS_SUBRESOURCE_RESOURCES",
 ]
-
-#: Resources whose status is a separate subresource, with ``generation``
-#: tracking spec changes: (group, plural) pairs.
-STATUS_SUBRESOURCE_RESOURCES: frozenset[tuple[str, str]] = frozenset({
-    (scheme.STATEFUL_SETS.group, scheme.STATEFUL_SETS.resource),
-    (scheme.BITCOIN_NETWORKS.group, scheme.BITCOIN_NETWORKS.resource),
-})
 
 _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # no vowels: no accidental words
 _SYSTEM_FIELDS = ("uid", "creationTimestamp", "deletionTimestamp", "generation")
@@ -167,20 +158,25 @@ class ObjectTracker:
     """``testing.ObjectTracker``: the object store behind a fake clientset.
 
     Methods take a resource as a
-    :class:`~bitcoin_controller.clientgo.kubernetes.scheme.ResourceInfo`, a
+    :class:`~bitcoin_controller.apimachinery.schema.ResourceInfo`, a
     ``GroupVersionResource`` or a plural name (``"pods"``); the last two are
-    looked up in the scheme.  Every method returns deep copies, so callers
-    can never alter stored state by mutating what they got.  Thread-safe.
+    looked up in ``scheme`` (Go: ``NewObjectTracker(scheme, decoder)``; the
+    fake clientset passes the clientset's scheme), which also says which
+    resources have a status subresource.  Every method returns deep copies,
+    so callers can never alter stored state by mutating what they got.
+    Thread-safe.
     """
 
     def __init__(
         self,
+        scheme: Scheme,
         *,
         clock: Clock = REAL_CLOCK,
         watch_buffer_size: int | None = None,
         history_limit: int = 10_000,
         rng: random.Random | None = None,
     ) -> None:
+        self._scheme = scheme
         self._clock = clock
         self._watch_size = watch_buffer_size if watch_buffer_size is not None else sys.maxsize
         self._history_limit = history_limit
@@ -248,7 +244,7 @@ class ObjectTracker:
                 self.add(item)
             return
         try:
-            info = scheme.resource_for(obj)
+            info = self._scheme.resource_for(obj)
         except KeyError:
             raise ValueError(
                 f"no resource known for apiVersion={obj.get('apiVersion')!r} kind={kind!r}; "
@@ -495,8 +491,7 @@ class ObjectTracker:
         with self._lock:
             info = self._infos.get(key)
         if info is None:
-            info = next((r for r in scheme.ALL_RESOURCES
-                         if (r.group, r.resource) == key), None)
+            info = self._scheme.for_group_resource(*key)
             if info is None:
                 raise ValueError(f"unknown resource {resource!r}: pass its ResourceInfo")
         return info, key
@@ -509,9 +504,8 @@ class ObjectTracker:
     def _ns(info: ResourceInfo, namespace: str) -> str:
         return namespace if info.namespaced else ""
 
-    @staticmethod
-    def _has_status_subresource(key: _Key) -> bool:
-        return key in STATUS_SUBRESOURCE_RESOURCES
+    def _has_status_subresource(self, key: _Key) -> bool:
+        return key in self._scheme.status_subresources
 
     @staticmethod
     def _check_subresource(info: ResourceInfo, subresource: str | None) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 
 from ...apimachinery import errors
 from ...apimachinery.metav1 import deep_copy
-from ..kubernetes.clientset import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
+from ...apimachinery.types import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
 
 __all__ = ["apply_patch", "apply_merge_patch", "apply_json_patch", "SUPPORTED_PATCH_TYPES"]
 

@@ -1,6 +1,7 @@
 """Utilities of client-go, mirroring ``k8s.io/client-go/util``.
 
-Only :mod:`.workqueue` (``util/workqueue``) is mirrored: the rate-limited
-work queue that sits between an informer's event handlers and a
-controller's workers.
+:mod:`.workqueue` (``util/workqueue``) is the rate-limited work queue that
+sits between an informer's event handlers and a controller's workers;
+:mod:`.flowcontrol` (``util/flowcontrol``) the token bucket that the REST
+client, the event spam filter and the queue's bucket limiter share.
 """

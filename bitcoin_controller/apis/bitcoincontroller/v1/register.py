@@ -3,14 +3,15 @@
 Go's ``register.go`` declares ``SchemeGroupVersion`` and adds the types to a
 ``runtime.Scheme`` so that typed clients can encode and decode them.  Objects
 here travel as plain dicts, so registering means: the constants below, and
-the :data:`RESOURCE` entry that the clientsets, informers and listers share
-(``bitcoin_controller.clientgo.kubernetes.scheme.BITCOIN_NETWORKS``).
+the :data:`RESOURCE` entry, which the clientsets' scheme
+(``bitcoin_controller.clientgo.kubernetes.scheme.BITCOIN_NETWORKS``) must
+equal -- the API types import only apimachinery, never the clientset.
 ``manifests/crd.yaml`` must agree with every name here; a unit test checks it.
 """
 
 from __future__ import annotations
 
-from ....clientgo.kubernetes.scheme import BITCOIN_NETWORKS, ResourceInfo
+from ....apimachinery.schema import ResourceInfo
 from ..register import GROUP_NAME
 
 __all__ = [
@@ -40,7 +41,7 @@ SINGULAR = "bitcoinnetwork"
 SHORT_NAME = "btcnet"
 CRD_NAME = f"{PLURAL}.{GROUP}"  # a CRD's name must be <plural>.<group>
 
-RESOURCE: ResourceInfo = BITCOIN_NETWORKS
+RESOURCE = ResourceInfo(GROUP, VERSION, PLURAL, KIND)
 
 
 def kind(name: str) -> str:

@@ -28,13 +28,15 @@ from typing import Any
 
 from ....apimachinery import errors, labels, watch
 from ....apimachinery.metav1 import ListOptions
+from ....apimachinery.schema import ResourceInfo
+from ....apimachinery.types import MERGE_PATCH
 from ....utils.clock import REAL_CLOCK, Clock
 from ...rest.body import delete_options, encode_json
 from ...testing import actions as act
 from ...testing.fake import Fake
 from ...testing.fixture import ObjectTracker, object_reaction, watch_reaction
-from ..clientset import MERGE_PATCH, NAMESPACE_ALL, Interface, ResourceClient
-from ..scheme import ResourceInfo
+from .. import scheme
+from ..clientset import NAMESPACE_ALL, Interface, ResourceClient
 
 __all__ = ["Clientset", "FakeResourceClient", "new_simple_clientset", "new_clientset"]
 
@@ -56,7 +58,7 @@ class Clientset(Fake, Interface):
         clock: Clock = REAL_CLOCK,
     ) -> None:
         Fake.__init__(self)
-        self.tracker = tracker if tracker is not None else ObjectTracker(clock=clock)
+        self.tracker = tracker if tracker is not None else ObjectTracker(scheme.SCHEME, clock=clock)
         for obj in objects:
             self.tracker.add(obj)
         self.add_reactor("*", "*", object_reaction(self.tracker))

@@ -124,7 +124,7 @@ class ResourceEventHandlerFuncs(ResourceEventHandler):
             self.delete_func(obj)
 
 
-class ResourceEventHandlerDetailedFuncs(ResourceEventHandler):
+class ResourceEventHandlerDetailedFuncs(ResourceEventHandlerFuncs):
     """``cache.ResourceEventHandlerDetailedFuncs``: like the plain form, but
     ``on_add(obj, is_in_initial_list)`` receives the flag."""
 
@@ -134,21 +134,11 @@ class ResourceEventHandlerDetailedFuncs(ResourceEventHandler):
         on_update: Callable[[Any, Any], Any] | None = None,
         on_delete: Callable[[Any], Any] | None = None,
     ) -> None:
-        self.add_func = on_add
-        self.update_func = on_update
-        self.delete_func = on_delete
+        super().__init__(on_add, on_update, on_delete)  # type: ignore[arg-type]
 
     def on_add(self, obj: Any, is_in_initial_list: bool) -> None:
         if self.add_func is not None:
-            self.add_func(obj, is_in_initial_list)
-
-    def on_update(self, old: Any, new: Any) -> None:
-        if self.update_func is not None:
-            self.update_func(old, new)
-
-    def on_delete(self, obj: Any) -> None:
-        if self.delete_func is not None:
-            self.delete_func(obj)
+            self.add_func(obj, is_in_initial_list)  # type: ignore[call-arg]
 
 
 class FilteringResourceEventHandler(ResourceEventHandler):

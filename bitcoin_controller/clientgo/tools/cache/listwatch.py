@@ -14,9 +14,8 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from ....apimachinery import watch
-from ....apimachinery.metav1 import ListOptions
-from ...kubernetes.clientset import NAMESPACE_ALL, Interface
-from ...kubernetes.scheme import ResourceInfo, resource_named
+from ....apimachinery.metav1 import NAMESPACE_ALL, ListOptions
+from ....apimachinery.schema import ResourceInfo
 
 __all__ = [
     "Lister",
@@ -26,6 +25,7 @@ __all__ = [
     "WatchFunc",
     "TweakListOptionsFunc",
     "ListWatch",
+    "ResourceGetter",
     "new_list_watch_from_client",
     "new_filtered_list_watch_from_client",
 ]
@@ -63,6 +63,21 @@ class ListerWatcher(Lister, Watcher, Protocol):
     """
 
 
+class _ResourceClient(Protocol):
+    def list(self, opts: ListOptions) -> dict[str, Any]: ...
+
+    def watch(self, opts: ListOptions) -> watch.Interface: ...
+
+
+class ResourceGetter(Protocol):
+    """What :func:`new_filtered_list_watch_from_client` needs of a clientset (Go's
+    ``cache.Getter``): one resource's client in one namespace.  Every clientset
+    (``kubernetes.Interface``, real or fake) is one, and ``tools/cache`` need
+    not import the clientset package, as in client-go."""
+
+    def resource(self, info: ResourceInfo, namespace: str = NAMESPACE_ALL) -> _ResourceClient: ...
+
+
 class ListWatch:
     """``cache.ListWatch``: a :class:`ListerWatcher` made of two functions.
 
@@ -86,21 +101,21 @@ class ListWatch:
 
 
 def new_filtered_list_watch_from_client(
-    client: Interface,
-    resource: ResourceInfo | str,
+    client: ResourceGetter,
+    resource: ResourceInfo,
     namespace: str = NAMESPACE_ALL,
     tweak_list_options: TweakListOptionsFunc | None = None,
 ) -> ListWatch:
     """``cache.NewFilteredListWatchFromClient``: list and watch one resource through a clientset.
 
-    ``resource`` is a :class:`~..kubernetes.scheme.ResourceInfo` or a plural
-    resource name (``"pods"``).  ``tweak_list_options`` is applied to a *copy*
+    ``resource`` is a :class:`~bitcoin_controller.apimachinery.schema.ResourceInfo`
+    (Go passes the resource's name and a REST client that knows its group;
+    the info carries both).  ``tweak_list_options`` is applied to a *copy*
     of the options before every LIST and WATCH, so it can set selectors
     without changing the reflector's own bookkeeping.  The namespace is
     ignored for cluster-scoped resources.
     """
-    info = resource if isinstance(resource, ResourceInfo) else resource_named(resource)
-    resource_client = client.resource(info, namespace)
+    resource_client = client.resource(resource, namespace)
 
     def prepared(opts: ListOptions, is_watch: bool) -> ListOptions:
         opts = opts.copy()
@@ -120,8 +135,8 @@ def new_filtered_list_watch_from_client(
 
 
 def new_list_watch_from_client(
-    client: Interface,
-    resource: ResourceInfo | str,
+    client: ResourceGetter,
+    resource: ResourceInfo,
     namespace: str = NAMESPACE_ALL,
     field_selector: str | None = None,
 ) -> ListWatch:

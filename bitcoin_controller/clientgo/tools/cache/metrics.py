@@ -16,7 +16,7 @@ informer machinery sets to the resource it caches (``pods``,
 =================================  ==============================================
 
 They are registered on the process-wide registry of
-:mod:`bitcoin_controller.clientgo.util.workqueue.metrics`, the one the
+:mod:`bitcoin_controller.componentbase.metrics.legacyregistry`, the one the
 controller's ``/metrics`` endpoint serves, so one scrape shows queues and
 reflectors together.
 """
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
-from ...util.workqueue.metrics import REGISTRY
+from ....componentbase.metrics.legacyregistry import REGISTRY
 
 __all__ = [
     "REGISTRY",

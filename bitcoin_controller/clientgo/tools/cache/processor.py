@@ -171,11 +171,6 @@ class ProcessorListener:
             self._pending.append(notification)
             self._cond.notify()
 
-    def pending(self) -> int:
-        """Notifications buffered and not yet delivered."""
-        with self._cond:
-            return len(self._pending)
-
     # -- delivery side ------------------------------------------------------------------
 
     def start(self, on_exit: Callable[[ProcessorListener], None] | None = None) -> None:

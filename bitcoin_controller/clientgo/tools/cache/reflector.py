@@ -51,9 +51,9 @@ from typing import Any
 
 from ....apimachinery import errors, metav1, wait
 from ....apimachinery.metav1 import ListOptions
+from ....apimachinery.schema import ResourceInfo
 from ....apimachinery.watch import EventType
 from ....utils.clock import REAL_CLOCK, Clock
-from ...kubernetes.scheme import ResourceInfo
 from ...rest.client import cancel_on
 from . import metrics
 from .listwatch import ListerWatcher
@@ -265,7 +265,7 @@ class Reflector:
 
     ``name`` labels logs and metrics (informers pass the resource name, e.g.
     ``pods``).  ``expected_type`` is a
-    :class:`~bitcoin_controller.clientgo.kubernetes.scheme.ResourceInfo`, an
+    :class:`~bitcoin_controller.apimachinery.schema.ResourceInfo`, an
     example object or an ``(apiVersion, kind)`` tuple; watch events whose
     object declares another apiVersion/kind are logged and skipped (objects
     that declare none are accepted, since list items often omit them).

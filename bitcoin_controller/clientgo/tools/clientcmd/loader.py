@@ -1,12 +1,14 @@
 """Building a ``rest.Config`` from a kubeconfig, mirroring ``k8s.io/client-go/tools/clientcmd``.
 
-Kubeconfig files are full of cases worth not re-implementing: merged
-``$KUBECONFIG`` lists, contexts, relative certificate paths, inline base64
-certificates, exec credential plugins, OIDC refresh.  The ``kubernetes``
-PyPI package already handles them, so this module lets
-``kubernetes.config.load_kube_config`` fill a ``kubernetes.client.Configuration``
-and then converts that into our :class:`~bitcoin_controller.clientgo.rest.Config`.
-Nothing else of that package is used: requests go through our own
+Plain kubeconfigs -- merged ``$KUBECONFIG`` lists, contexts, relative
+certificate paths, inline base64 certificates, tokens, token files,
+impersonation -- are read by :mod:`.kubeconfig`, without the ``kubernetes``
+package, whose import alone costs some 18 MiB.  Users with an exec credential
+plugin or an OIDC/auth-provider need refreshing credentials; for those (only)
+``kubernetes.config.load_kube_config`` fills a
+``kubernetes.client.Configuration``, which is converted into our
+:class:`~bitcoin_controller.clientgo.rest.Config`.  Nothing else of that
+package is used: requests go through our own
 :class:`~bitcoin_controller.clientgo.rest.RESTClient`.
 
 Credentials that expire (exec plugins, OIDC) keep working because the
@@ -16,9 +18,8 @@ back (``persist_config=False``): a controller has no business editing a
 user's kubeconfig.
 
 Known gaps, all rare for a controller: ``proxy-url`` is ignored (with a
-warning), basic auth (removed from Kubernetes in 1.19) is not supported, an
-exec plugin that returns a client *certificate* is not refreshed, and a
-``tokenFile`` is read once rather than every minute.
+warning), basic auth (removed from Kubernetes in 1.19) is not supported, and an
+exec plugin that returns a client *certificate* is not refreshed.
 """
 
 from __future__ import annotations
@@ -223,12 +224,45 @@ def load_kubeconfig(
 
 
 def config_from_kubeconfig(merged: MergedKubeconfig, context: str | None = None) -> Config:
-    """A :class:`Config` for ``context`` (default: the current one) of a merged kubeconfig."""
+    """A :class:`Config` for ``context`` (default: the current one) of a merged kubeconfig.
+
+    Plain kubeconfigs (token, token file, client certificates) are turned into a
+    Config here; only a user with an exec plugin or an auth-provider goes through
+    the ``kubernetes`` package, which runs and refreshes those. Importing it
+    costs about half a second and some 18 MiB, which a controller with a
+    ServiceAccount token or a plain kubeconfig never pays.
+    """
+    from .kubeconfig import (
+        CLUSTER_PATHS,
+        USER_PATHS,
+        KubeconfigError,
+        needs_plugin,
+        resolve_paths,
+        to_rest_config_kwargs,
+    )
+
+    body = merged.context(context)
+    cluster_entry, cluster_file = merged.entries["clusters"][body["cluster"]]
+    user_entry, user_file = merged.entries["users"].get(body.get("user") or "", ({}, cluster_file))
+    user = user_entry.get("user") or {}
+    if needs_plugin(user):
+        return _config_through_the_kubernetes_package(merged, context)
+    cluster = resolve_paths(cluster_entry.get("cluster") or {}, CLUSTER_PATHS, cluster_file)
+    user = resolve_paths(user, USER_PATHS, user_file)
+    try:
+        if not cluster.get("server"):
+            raise KubeconfigError(f'cluster "{body["cluster"]}" has no server')
+        return Config(**to_rest_config_kwargs(cluster, user))
+    except KubeconfigError as err:
+        raise KubeconfigInvalidError(f"invalid kubeconfig {os.pathsep.join(merged.files)}: {err}") from None
+
+
+def _config_through_the_kubernetes_package(merged: MergedKubeconfig, context: str | None) -> Config:
+    """Exec plugins and auth-providers: the ``kubernetes`` package runs and refreshes them."""
     from kubernetes import client as k8s_client
     from kubernetes.config.kube_config import ConfigException, KubeConfigLoader
 
     name = merged.context_name(context)
-    merged.context(context)  # named cluster exists
     configuration = k8s_client.Configuration()
     try:
         loader = KubeConfigLoader(config_dict=merged.loader_config(), active_context=name, config_base_path=None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-from ...util.workqueue.metrics import REGISTRY
+from ....componentbase.metrics.legacyregistry import REGISTRY
 
 __all__ = [
     "LEADER_GAUGE",

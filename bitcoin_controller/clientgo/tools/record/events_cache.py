@@ -37,6 +37,7 @@ from typing import Any
 
 from ....apimachinery import metav1
 from ....utils.clock import REAL_CLOCK, Clock
+from ...util.flowcontrol import TokenBucketRateLimiter
 from .util import generate_event_name
 
 __all__ = [
@@ -163,29 +164,6 @@ class _LRUCache:
         return len(self._data)
 
 
-class _TokenBucket:
-    """A token bucket that starts full (``flowcontrol.NewTokenBucketRateLimiterWithClock``).
-
-    ``try_accept`` never waits: a spam filter decides, it does not delay.
-    """
-
-    def __init__(self, qps: float, burst: int, clock: Clock) -> None:
-        self._qps = qps
-        self._burst = float(burst)
-        self._clock = clock
-        self._tokens = float(burst)
-        self._last = clock.now()
-
-    def try_accept(self) -> bool:
-        now = self._clock.now()
-        self._tokens = min(self._burst, self._tokens + max(0.0, now - self._last) * self._qps)
-        self._last = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
-
-
 class EventSourceObjectSpamFilter:
     """``EventSourceObjectSpamFilter``: limit how many events one source sends about one object.
 
@@ -215,7 +193,7 @@ class EventSourceObjectSpamFilter:
         with self._lock:
             bucket = self._cache.get(key)
             if bucket is None:
-                bucket = _TokenBucket(self._qps, self._burst, self._clock)
+                bucket = TokenBucketRateLimiter(self._qps, self._burst, self._clock)
             skip = not bucket.try_accept()
             self._cache.add(key, bucket)
             return skip

@@ -3,15 +3,15 @@
 client-go only logs a dropped event; a counter makes the loss visible on
 the controller's ``/metrics`` endpoint, where a steadily rising value means
 the controller produces events faster than the API server takes them.
-The counter lives on the process-wide registry that the work queue metrics
-use (:data:`bitcoin_controller.clientgo.util.workqueue.metrics.REGISTRY`).
+The counter lives on the process-wide registry
+(:data:`bitcoin_controller.componentbase.metrics.legacyregistry.REGISTRY`).
 """
 
 from __future__ import annotations
 
 from prometheus_client import Counter
 
-from ...util.workqueue.metrics import REGISTRY
+from ....componentbase.metrics.legacyregistry import REGISTRY
 
 __all__ = ["EVENTS_DROPPED"]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...kubernetes.clientset import NAMESPACE_ALL, STRATEGIC_MERGE_PATCH, Interface, ResourceClient
+from ....apimachinery.types import STRATEGIC_MERGE_PATCH
+from ...kubernetes.clientset import NAMESPACE_ALL, Interface, ResourceClient
 from ...rest.body import RequestConstructionError
 from .event import EventSink
 

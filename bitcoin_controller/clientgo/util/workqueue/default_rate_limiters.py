@@ -13,12 +13,13 @@ All delays are float seconds.
 
 from __future__ import annotations
 
-import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
+from typing import Generic, TypeVar
 
 from ....utils.clock import REAL_CLOCK, Clock
+from ..flowcontrol import TokenBucketRateLimiter
 
 __all__ = [
     "BucketRateLimiter",
@@ -26,29 +27,68 @@ __all__ = [
     "ItemFastSlowRateLimiter",
     "MaxOfRateLimiter",
     "RateLimiter",
+    "TypedBucketRateLimiter",
+    "TypedItemExponentialFailureRateLimiter",
+    "TypedItemFastSlowRateLimiter",
+    "TypedMaxOfRateLimiter",
+    "TypedRateLimiter",
+    "TypedWithMaxWaitRateLimiter",
     "WithMaxWaitRateLimiter",
     "default_controller_rate_limiter",
     "default_item_based_rate_limiter",
+    "default_typed_controller_rate_limiter",
+    "default_typed_item_based_rate_limiter",
 ]
 
+#: The item type (Go's ``T comparable``); kept apart from the queue's to
+#: avoid an import cycle.
+T = TypeVar("T", bound=Hashable)
 
-class RateLimiter(ABC):
-    """Decides retry delays (Go's ``workqueue.RateLimiter``)."""
+
+class TypedRateLimiter(ABC, Generic[T]):
+    """Decides retry delays (Go's ``workqueue.TypedRateLimiter[T]``; :data:`RateLimiter`
+    is the untyped name, as each ``Typed<Name>`` below has its untyped ``<Name>``)."""
 
     @abstractmethod
-    def when(self, item: Hashable) -> float:
+    def when(self, item: T) -> float:
         """Seconds ``item`` should wait now; records one more failure for it."""
 
     @abstractmethod
-    def forget(self, item: Hashable) -> None:
+    def forget(self, item: T) -> None:
         """Stop tracking ``item`` (it succeeded), resetting its back-off."""
 
     @abstractmethod
-    def num_requeues(self, item: Hashable) -> int:
+    def num_requeues(self, item: T) -> int:
         """How many failures are currently recorded for ``item``."""
 
 
-class ItemExponentialFailureRateLimiter(RateLimiter):
+class _ItemFailures(TypedRateLimiter[T]):
+    """The per-item failure count both per-item limiters keep (Go's ``failures`` map).
+
+    :meth:`_fail` records one more failure and returns how many there were
+    before it; :meth:`num_requeues` and :meth:`forget` read and clear it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failures: dict[Hashable, int] = {}
+
+    def _fail(self, item: Hashable) -> int:
+        with self._lock:
+            before = self._failures.get(item, 0)
+            self._failures[item] = before + 1
+            return before
+
+    def num_requeues(self, item: Hashable) -> int:
+        with self._lock:
+            return self._failures.get(item, 0)
+
+    def forget(self, item: Hashable) -> None:
+        with self._lock:
+            self._failures.pop(item, None)
+
+
+class TypedItemExponentialFailureRateLimiter(_ItemFailures[T]):
     """Per-item exponential back-off: ``base_delay * 2**failures``, capped at ``max_delay``.
 
     Mirrors Go's ``ItemExponentialFailureRateLimiter``.  The n-th consecutive
@@ -58,31 +98,20 @@ class ItemExponentialFailureRateLimiter(RateLimiter):
     """
 
     def __init__(self, base_delay: float, max_delay: float) -> None:
+        super().__init__()
         self._base_delay = base_delay
         self._max_delay = max_delay
-        self._lock = threading.Lock()
-        self._failures: dict[Hashable, int] = {}
 
     def when(self, item: Hashable) -> float:
-        with self._lock:
-            exp = self._failures.get(item, 0)
-            self._failures[item] = exp + 1
+        exp = self._fail(item)
         try:
             backoff = self._base_delay * 2.0**exp
         except OverflowError:
             return self._max_delay
         return min(backoff, self._max_delay)
 
-    def num_requeues(self, item: Hashable) -> int:
-        with self._lock:
-            return self._failures.get(item, 0)
 
-    def forget(self, item: Hashable) -> None:
-        with self._lock:
-            self._failures.pop(item, None)
-
-
-class ItemFastSlowRateLimiter(RateLimiter):
+class TypedItemFastSlowRateLimiter(_ItemFailures[T]):
     """``fast_delay`` for the first ``max_fast_attempts`` failures, then ``slow_delay``.
 
     Mirrors Go's ``ItemFastSlowRateLimiter``: useful when a few quick retries
@@ -91,30 +120,18 @@ class ItemFastSlowRateLimiter(RateLimiter):
     """
 
     def __init__(self, fast_delay: float, slow_delay: float, max_fast_attempts: int) -> None:
+        super().__init__()
         self._fast_delay = fast_delay
         self._slow_delay = slow_delay
         self._max_fast_attempts = max_fast_attempts
-        self._lock = threading.Lock()
-        self._failures: dict[Hashable, int] = {}
 
     def when(self, item: Hashable) -> float:
-        with self._lock:
-            failures = self._failures.get(item, 0) + 1
-            self._failures[item] = failures
-        if failures <= self._max_fast_attempts:
+        if self._fail(item) + 1 <= self._max_fast_attempts:
             return self._fast_delay
         return self._slow_delay
 
-    def num_requeues(self, item: Hashable) -> int:
-        with self._lock:
-            return self._failures.get(item, 0)
 
-    def forget(self, item: Hashable) -> None:
-        with self._lock:
-            self._failures.pop(item, None)
-
-
-class BucketRateLimiter(RateLimiter):
+class TypedBucketRateLimiter(TypedRateLimiter[T]):
     """An overall token bucket: ``qps`` refill rate, ``burst`` capacity.
 
     Mirrors Go's ``BucketRateLimiter``, which wraps
@@ -128,35 +145,16 @@ class BucketRateLimiter(RateLimiter):
 
     Edge cases follow ``x/time/rate``: an infinite ``qps`` never delays; a
     ``burst`` below 1 can never grant a token (infinite delay); a ``qps`` of
-    zero hands out the ``burst`` tokens once and then delays forever.
+    zero hands out the ``burst`` tokens once and then delays forever.  The
+    bucket is :class:`~..flowcontrol.TokenBucketRateLimiter`, the one the REST
+    client and the event spam filter use too.
     """
 
     def __init__(self, qps: float, burst: int, clock: Clock = REAL_CLOCK) -> None:
-        self._qps = float(qps)
-        self._burst = burst
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._tokens = float(burst)
-        self._last = clock.now()
+        self._bucket = TokenBucketRateLimiter(qps, burst, clock)
 
     def when(self, item: Hashable) -> float:
-        with self._lock:
-            if self._qps == math.inf:
-                return 0.0
-            if self._qps <= 0:
-                if self._burst >= 1:
-                    self._burst -= 1
-                    return 0.0
-                return math.inf
-            if self._burst < 1:
-                return math.inf
-            now = self._clock.now()
-            # Refill for the time since the last reservation, never above burst.
-            elapsed = max(0.0, now - self._last)
-            tokens = min(float(self._burst), self._tokens + elapsed * self._qps) - 1.0
-            self._tokens = tokens
-            self._last = now
-            return 0.0 if tokens >= 0 else -tokens / self._qps
+        return self._bucket.reserve()
 
     def num_requeues(self, item: Hashable) -> int:
         return 0
@@ -165,7 +163,7 @@ class BucketRateLimiter(RateLimiter):
         pass
 
 
-class MaxOfRateLimiter(RateLimiter):
+class TypedMaxOfRateLimiter(TypedRateLimiter[T]):
     """The longest delay any of ``limiters`` asks for (Go's ``MaxOfRateLimiter``).
 
     Every limiter is asked on every call, not just until one gives a big
@@ -173,7 +171,7 @@ class MaxOfRateLimiter(RateLimiter):
     in each of them; skipping one would leave its state behind.
     """
 
-    def __init__(self, *limiters: RateLimiter) -> None:
+    def __init__(self, *limiters: TypedRateLimiter[T]) -> None:
         self._limiters = limiters
 
     def when(self, item: Hashable) -> float:
@@ -190,10 +188,10 @@ class MaxOfRateLimiter(RateLimiter):
             limiter.forget(item)
 
 
-class WithMaxWaitRateLimiter(RateLimiter):
+class TypedWithMaxWaitRateLimiter(TypedRateLimiter[T]):
     """Caps another limiter's delay at ``max_delay`` (Go's ``WithMaxWaitRateLimiter``)."""
 
-    def __init__(self, limiter: RateLimiter, max_delay: float) -> None:
+    def __init__(self, limiter: TypedRateLimiter[T], max_delay: float) -> None:
         self._limiter = limiter
         self._max_delay = max_delay
 
@@ -207,18 +205,31 @@ class WithMaxWaitRateLimiter(RateLimiter):
         self._limiter.forget(item)
 
 
-def default_controller_rate_limiter(clock: Clock = REAL_CLOCK) -> RateLimiter:
-    """Go's ``DefaultControllerRateLimiter``: per-item 5 ms..1000 s, overall 10 qps / burst 100.
+def default_typed_controller_rate_limiter(clock: Clock = REAL_CLOCK) -> TypedRateLimiter[Hashable]:
+    """Go's ``DefaultTypedControllerRateLimiter``: per-item 5 ms..1000 s, overall 10 qps / burst 100.
 
     The per-item exponential limiter protects against one hot item; the
     bucket caps the total retry rate when many items fail at once.
     """
-    return MaxOfRateLimiter(
-        ItemExponentialFailureRateLimiter(0.005, 1000.0),
-        BucketRateLimiter(qps=10, burst=100, clock=clock),
+    return TypedMaxOfRateLimiter(
+        TypedItemExponentialFailureRateLimiter(0.005, 1000.0),
+        TypedBucketRateLimiter(qps=10, burst=100, clock=clock),
     )
 
 
-def default_item_based_rate_limiter() -> RateLimiter:
-    """Go's ``DefaultItemBasedRateLimiter``: per-item exponential back-off 1 ms..1000 s."""
-    return ItemExponentialFailureRateLimiter(0.001, 1000.0)
+def default_typed_item_based_rate_limiter() -> TypedRateLimiter[Hashable]:
+    """Go's ``DefaultTypedItemBasedRateLimiter``: per-item exponential back-off 1 ms..1000 s."""
+    return TypedItemExponentialFailureRateLimiter(0.001, 1000.0)
+
+
+# The untyped names (Go: ``RateLimiter = TypedRateLimiter[any]`` and so on).
+RateLimiter = TypedRateLimiter
+ItemExponentialFailureRateLimiter = TypedItemExponentialFailureRateLimiter
+ItemFastSlowRateLimiter = TypedItemFastSlowRateLimiter
+BucketRateLimiter = TypedBucketRateLimiter
+MaxOfRateLimiter = TypedMaxOfRateLimiter
+WithMaxWaitRateLimiter = TypedWithMaxWaitRateLimiter
+#: ``DefaultControllerRateLimiter``
+default_controller_rate_limiter = default_typed_controller_rate_limiter
+#: ``DefaultItemBasedRateLimiter``
+default_item_based_rate_limiter = default_typed_item_based_rate_limiter

@@ -16,12 +16,24 @@ import math
 import threading
 from abc import abstractmethod
 from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
 
 from ....utils.clock import REAL_CLOCK, Clock
 from .metrics import MetricsProvider, new_retry_metric
-from .queue import Interface, Queue
+from .queue import T, Typed, TypedInterface, TypedQueueConfig
 
-__all__ = ["DelayingInterface", "DelayingQueue", "MAX_WAIT"]
+__all__ = [
+    "DelayingInterface",
+    "DelayingQueue",
+    "DelayingQueueConfig",
+    "MAX_WAIT",
+    "TypedDelayingInterface",
+    "TypedDelayingQueue",
+    "TypedDelayingQueueConfig",
+    "new_delaying_queue_with_config",
+    "new_typed_delaying_queue_with_config",
+]
 
 # Longest the waiting thread sleeps before looking at the heap again (Go's
 # ``maxWait`` heartbeat).  It is insurance: even if a wake-up were missed, no
@@ -29,12 +41,16 @@ __all__ = ["DelayingInterface", "DelayingQueue", "MAX_WAIT"]
 MAX_WAIT = 10.0
 
 
-class DelayingInterface(Interface):
-    """A work queue that can add an item after a delay (Go's ``DelayingInterface``)."""
+class TypedDelayingInterface(TypedInterface[T]):
+    """A work queue that can add an item after a delay (Go's ``TypedDelayingInterface[T]``)."""
 
     @abstractmethod
-    def add_after(self, item: Hashable, seconds: float) -> None:
+    def add_after(self, item: T, seconds: float) -> None:
         """Add ``item`` once ``seconds`` have passed."""
+
+
+#: ``DelayingInterface``: the untyped name (Go: ``TypedDelayingInterface[any]``).
+DelayingInterface = TypedDelayingInterface
 
 
 class _WaitFor:
@@ -58,8 +74,20 @@ class _WaitFor:
         return (self.ready_at, self.seq) < (other.ready_at, other.seq)
 
 
-class DelayingQueue(Queue, DelayingInterface):
-    """The base :class:`~.Queue` plus :meth:`add_after` (Go's ``NewDelayingQueueWithConfig``).
+@dataclass
+class TypedDelayingQueueConfig(TypedQueueConfig):
+    """``TypedDelayingQueueConfig``: the fields of :class:`~.queue.TypedQueueConfig`
+    (Go's ``Queue`` field, a queue to wrap, has no counterpart: this queue is one)."""
+
+
+#: ``DelayingQueueConfig``: the untyped name.
+DelayingQueueConfig = TypedDelayingQueueConfig
+
+
+class TypedDelayingQueue(Typed[T], TypedDelayingInterface[T]):
+    """The base :class:`~.queue.Typed` queue plus :meth:`add_after` (Go's unexported
+    ``delayingType[T]``, built by ``NewTypedDelayingQueueWithConfig``;
+    :data:`DelayingQueue` is the untyped name).
 
     Go wraps any ``Interface`` and feeds the waiting goroutine through a
     channel of 1000 entries; here the caller inserts into the heap directly
@@ -155,3 +183,16 @@ class DelayingQueue(Queue, DelayingInterface):
                     # that is already due returns at once and loops again.
                     timeout = min(timeout, heap[0].ready_at - clock.now())
                 clock.wait(cond, timeout)
+
+
+#: The untyped name of :class:`TypedDelayingQueue`.
+DelayingQueue = TypedDelayingQueue
+
+
+def new_typed_delaying_queue_with_config(config: TypedDelayingQueueConfig) -> TypedDelayingQueue[Any]:
+    """``NewTypedDelayingQueueWithConfig``: a delaying queue built from ``config``."""
+    return TypedDelayingQueue(config.name, config.clock, config.metrics_provider)
+
+
+#: ``NewDelayingQueueWithConfig``: the untyped name.
+new_delaying_queue_with_config = new_typed_delaying_queue_with_config

@@ -26,16 +26,33 @@ import threading
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Hashable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from ....utils.clock import REAL_CLOCK, Clock
 from .metrics import UNFINISHED_WORK_UPDATE_PERIOD, MetricsProvider, new_queue_metrics
 
-__all__ = ["Interface", "Queue"]
+__all__ = [
+    "Interface",
+    "Queue",
+    "QueueConfig",
+    "Type",
+    "Typed",
+    "TypedInterface",
+    "TypedQueueConfig",
+    "new",
+    "new_typed",
+    "new_typed_with_config",
+    "new_with_config",
+]
+
+#: The item type of a typed queue (Go's ``T comparable``).
+T = TypeVar("T", bound=Hashable)
 
 
-class Interface(ABC):
-    """What every work queue offers (Go's ``workqueue.Interface``).
+class TypedInterface(ABC, Generic[T]):
+    """What every work queue offers (Go's ``workqueue.TypedInterface[T]``;
+    :data:`Interface` is the untyped name, as Go's ``Interface = TypedInterface[any]``).
 
     Code that consumes a queue (controllers, fakes in tests) should depend on
     this rather than on a concrete class.  Items must be hashable; they are
@@ -43,19 +60,23 @@ class Interface(ABC):
     """
 
     @abstractmethod
-    def add(self, item: Hashable) -> None:
+    def add(self, item: T) -> None:
         """Mark ``item`` as needing processing."""
 
     @abstractmethod
+    def __len__(self) -> int:
+        """``Len``: number of items waiting to be handed out (informational only)."""
+
     def len(self) -> int:
-        """Number of items waiting to be handed out (informational only)."""
+        """``Len`` under its Go name; the same as ``len(queue)``."""
+        return len(self)
 
     @abstractmethod
     def get(self) -> tuple[Any, bool]:
         """Block until an item is available; return ``(item, shutdown)``."""
 
     @abstractmethod
-    def done(self, item: Hashable) -> None:
+    def done(self, item: T) -> None:
         """Tell the queue that processing of ``item`` has finished."""
 
     @abstractmethod
@@ -71,11 +92,33 @@ class Interface(ABC):
         """True once a shutdown has been requested."""
 
 
-class Queue(Interface):
-    """The base work queue (Go's ``workqueue.Typed``, built by ``NewWithConfig``).
+#: ``workqueue.Interface``: the untyped name (Go: ``TypedInterface[any]``).
+Interface = TypedInterface
 
-    Go calls this type ``Type``/``Typed``; its ``Queue`` interface is the
-    pluggable FIFO storage inside it, which this port does not expose.
+
+@dataclass
+class TypedQueueConfig:
+    """``TypedQueueConfig``: how to build a queue (:func:`new_typed_with_config`).
+
+    ``name`` turns metrics on; ``metrics_provider`` ``None`` means the
+    process-wide provider; ``clock`` drives every time measurement.
+    """
+
+    name: str = ""
+    metrics_provider: MetricsProvider | None = None
+    clock: Clock = REAL_CLOCK
+
+
+#: ``QueueConfig``: the untyped name.
+QueueConfig = TypedQueueConfig
+
+
+class Typed(TypedInterface[T]):
+    """The base work queue (Go's ``workqueue.Typed[T]``, built by ``NewTypedWithConfig``;
+    :data:`Type` and :data:`Queue` are its untyped names).
+
+    Go's ``Queue`` interface is the pluggable FIFO storage inside it, which
+    this port does not expose; the name ``Queue`` is kept for this class.
 
     ``name`` turns metrics on (see :mod:`.metrics`): a named queue reports to
     ``metrics_provider`` or, if that is ``None``, to the process-wide provider,
@@ -138,7 +181,7 @@ class Queue(Interface):
             self._queue.append(item)
             self._cond.notify()
 
-    def len(self) -> int:
+    def __len__(self) -> int:
         """Items waiting to be handed out (Go's ``Len``).
 
         Excludes items being processed.  The value can be stale as soon as it
@@ -251,3 +294,25 @@ class Queue(Interface):
                     self._metrics.update_unfinished_work()
         with self._lock:
             self._metrics.stop()
+
+
+#: ``workqueue.Type``: the untyped name of :class:`Typed` (Go: ``Typed[any]``).
+Type = Typed
+#: The name this port used before it followed Go's; the same class.
+Queue = Typed
+
+
+def new_typed_with_config(config: TypedQueueConfig) -> Typed[Any]:
+    """``NewTypedWithConfig``: a queue built from ``config``."""
+    return Typed(config.name, config.clock, config.metrics_provider)
+
+
+def new_typed() -> Typed[Any]:
+    """``NewTyped``: an unnamed queue (no metrics) on the real clock."""
+    return new_typed_with_config(TypedQueueConfig())
+
+
+#: ``NewWithConfig``: the untyped name of :func:`new_typed_with_config`.
+new_with_config = new_typed_with_config
+#: ``New``: the untyped name of :func:`new_typed`.
+new = new_typed

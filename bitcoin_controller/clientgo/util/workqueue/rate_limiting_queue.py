@@ -23,33 +23,62 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
 
 from ....utils.clock import REAL_CLOCK, Clock
 from .default_rate_limiters import RateLimiter
-from .delaying_queue import DelayingInterface, DelayingQueue
+from .delaying_queue import TypedDelayingInterface, TypedDelayingQueue
 from .metrics import MetricsProvider
+from .queue import T, TypedQueueConfig
 
-__all__ = ["RateLimitingInterface", "RateLimitingQueue", "new_named_rate_limiting_queue"]
+__all__ = [
+    "RateLimitingInterface",
+    "RateLimitingQueue",
+    "RateLimitingQueueConfig",
+    "TypedRateLimitingInterface",
+    "TypedRateLimitingQueue",
+    "TypedRateLimitingQueueConfig",
+    "new_named_rate_limiting_queue",
+    "new_rate_limiting_queue_with_config",
+    "new_typed_rate_limiting_queue_with_config",
+]
 
 
-class RateLimitingInterface(DelayingInterface):
-    """A delaying queue with per-item retry back-off (Go's ``RateLimitingInterface``)."""
+class TypedRateLimitingInterface(TypedDelayingInterface[T]):
+    """A delaying queue with per-item retry back-off (Go's ``TypedRateLimitingInterface[T]``)."""
 
     @abstractmethod
-    def add_rate_limited(self, item: Hashable) -> None:
+    def add_rate_limited(self, item: T) -> None:
         """Add ``item`` after the delay the rate limiter chooses for it."""
 
     @abstractmethod
-    def forget(self, item: Hashable) -> None:
+    def forget(self, item: T) -> None:
         """Reset ``item``'s back-off (it does not remove the item from the queue)."""
 
     @abstractmethod
-    def num_requeues(self, item: Hashable) -> int:
+    def num_requeues(self, item: T) -> int:
         """How many times ``item`` has been re-added with back-off since its last ``forget``."""
 
 
-class RateLimitingQueue(DelayingQueue, RateLimitingInterface):
-    """A delaying queue driven by ``rate_limiter`` (Go's ``NewRateLimitingQueueWithConfig``).
+#: ``RateLimitingInterface``: the untyped name (Go: ``TypedRateLimitingInterface[any]``).
+RateLimitingInterface = TypedRateLimitingInterface
+
+
+@dataclass
+class TypedRateLimitingQueueConfig(TypedQueueConfig):
+    """``TypedRateLimitingQueueConfig``: the fields of :class:`~.queue.TypedQueueConfig`
+    (Go's ``DelayingQueue`` field, a queue to wrap, has no counterpart)."""
+
+
+#: ``RateLimitingQueueConfig``: the untyped name.
+RateLimitingQueueConfig = TypedRateLimitingQueueConfig
+
+
+class TypedRateLimitingQueue(TypedDelayingQueue[T], TypedRateLimitingInterface[T]):
+    """A delaying queue driven by ``rate_limiter`` (Go's unexported ``rateLimitingType[T]``,
+    built by ``NewTypedRateLimitingQueueWithConfig``; :data:`RateLimitingQueue` is the
+    untyped name).
 
     ``name``, ``clock`` and ``metrics_provider`` are those of :class:`~.Queue`.
     The limiter keeps its own notion of time (a :class:`~.BucketRateLimiter`
@@ -83,10 +112,25 @@ class RateLimitingQueue(DelayingQueue, RateLimitingInterface):
         return self.rate_limiter.num_requeues(item)
 
 
-def new_named_rate_limiting_queue(rate_limiter: RateLimiter, name: str) -> RateLimitingQueue:
-    """A named rate-limiting queue on the real clock (Go's ``NewNamedRateLimitingQueue``).
+#: The untyped name of :class:`TypedRateLimitingQueue`.
+RateLimitingQueue = TypedRateLimitingQueue
+
+
+def new_typed_rate_limiting_queue_with_config(
+    rate_limiter: RateLimiter, config: TypedRateLimitingQueueConfig
+) -> TypedRateLimitingQueue[Any]:
+    """``NewTypedRateLimitingQueueWithConfig``: a rate-limiting queue built from ``config``."""
+    return TypedRateLimitingQueue(rate_limiter, config.name, config.clock, config.metrics_provider)
+
+
+#: ``NewRateLimitingQueueWithConfig``: the untyped name.
+new_rate_limiting_queue_with_config = new_typed_rate_limiting_queue_with_config
+
+
+def new_named_rate_limiting_queue(rate_limiter: RateLimiter, name: str) -> TypedRateLimitingQueue[Any]:
+    """A named rate-limiting queue on the real clock (Go's deprecated ``NewNamedRateLimitingQueue``).
 
     The name switches metrics on; it should be unique in the process since it
     is the value of the ``name`` label.
     """
-    return RateLimitingQueue(rate_limiter, name=name)
+    return new_rate_limiting_queue_with_config(rate_limiter, RateLimitingQueueConfig(name=name))

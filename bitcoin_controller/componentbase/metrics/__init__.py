@@ -1,0 +1,1 @@
+"""Mirrors ``k8s.io/component-base/metrics`` (only the legacy registry)."""
