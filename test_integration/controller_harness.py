@@ -89,6 +89,7 @@ __all__ = [
     "events_for",
     "NetworkRPC",
     "ControllerProcess",
+    "json_log_records",
     "runs_in_cluster",
     "crd_and_rbac",
     "admin_client",
@@ -457,6 +458,18 @@ class NetworkRPC:
 # --------------------------------------------------------------------------- the controller process
 
 
+def json_log_records(text: str) -> list[dict[str, Any]]:
+    """The JSON lines of a controller's output, decoded (other lines are skipped)."""
+    records = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                pass
+    return records
+
+
 class ControllerProcess:
     """The ``bitcoin-controller`` command as a child process, acting as its ServiceAccount.
 
@@ -591,14 +604,7 @@ class ControllerProcess:
 
     def log_records(self) -> list[dict[str, Any]]:
         """The JSON log lines, decoded (other lines are skipped)."""
-        records = []
-        for line in self.logs().splitlines():
-            if line.startswith("{"):
-                try:
-                    records.append(json.loads(line))
-                except ValueError:
-                    pass
-        return records
+        return json_log_records(self.logs())
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.logs().splitlines()[-lines:])

@@ -553,7 +553,8 @@ class PeerAPIServer:
     the kubeconfig's CA and token work unchanged -- only the host differs.
     """
 
-    def __init__(self, main_server_url: str, ca_file: str, token: str, log_path: Path) -> None:
+    def __init__(self, main_server_url: str, ca: str | bytes, token: str, log_path: Path) -> None:
+        """``ca``: the CA file's path, or the CA certificate itself (PEM bytes)."""
         main_port = urlsplit(main_server_url).port
         argv = _running_apiserver_argv(main_port)
         self.port = _free_port()
@@ -562,7 +563,7 @@ class PeerAPIServer:
         # kube-proxy would balance in-cluster clients to it).
         self._argv = [a for a in argv if not a.startswith(("--secure-port=", "--endpoint-reconciler-type="))]
         self._argv += [f"--secure-port={self.port}", "--endpoint-reconciler-type=none"]
-        self._ca_file = ca_file
+        self._ca = ca
         self._token = token
         self._log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
@@ -585,7 +586,10 @@ class PeerAPIServer:
         wait_for(ready, timeout, "the peer kube-apiserver to be ready", interval=0.2)
 
     def _readyz(self) -> bool:
-        ctx = ssl.create_default_context(cafile=self._ca_file)
+        if isinstance(self._ca, bytes):
+            ctx = ssl.create_default_context(cadata=self._ca.decode())
+        else:
+            ctx = ssl.create_default_context(cafile=self._ca)
         req = Request(self.url + "/readyz", headers={"Authorization": f"Bearer {self._token}"})
         try:
             with urlopen(req, context=ctx, timeout=3) as r:
@@ -639,9 +643,9 @@ def _port_free(port: int) -> bool:
 def peer_apiserver(kubeconfig: str, log_path: Path) -> Iterator[PeerAPIServer]:
     """A started :class:`PeerAPIServer` for the cluster of ``kubeconfig``; stopped afterwards."""
     config = admin_config(kubeconfig)
-    if not config.ca_file or not config.bearer_token:
+    if not (config.ca_file or config.ca_data) or not config.bearer_token:
         raise RuntimeError("the peer API server needs a kubeconfig with a CA and a token")
-    peer = PeerAPIServer(config.host, config.ca_file, config.bearer_token, log_path)
+    peer = PeerAPIServer(config.host, config.ca_file or config.ca_data, config.bearer_token, log_path)
     peer.start()
     try:
         yield peer

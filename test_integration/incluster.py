@@ -23,7 +23,6 @@ with no impersonation anywhere.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import urllib.parse
 from pathlib import Path
@@ -275,14 +274,9 @@ class ControllerPod:
             return ""
 
     def log_records(self) -> list[dict[str, Any]]:
-        records = []
-        for line in self.logs().splitlines():
-            if line.startswith("{"):
-                try:
-                    records.append(json.loads(line))
-                except ValueError:
-                    pass
-        return records
+        from controller_harness import json_log_records
+
+        return json_log_records(self.logs())
 
     def tail(self, lines: int = 40) -> str:
         try:

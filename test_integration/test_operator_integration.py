@@ -309,7 +309,7 @@ def test_help_documents_every_flag_with_its_default_integration():
 
     entries = dict(re.findall(r"^  (--[a-z-]+)(?: \S+)?\s+(.*)$", out, re.MULTILINE))
     expected_defaults = {
-        "--workers": "2",
+        "--workers": "4",
         "--resync-period": "30s",
         "--leader-elect": "False",
         "--leader-election-id": "bitcoin-controller",

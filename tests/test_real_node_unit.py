@@ -126,3 +126,17 @@ def test_unknown_backend_is_refused_unit(tmp_path):
 
     with pytest.raises(ClusterError, match="unknown backend"):
         LocalCluster(ROOT, base=tmp_path, backend="docker")
+
+
+def test_a_claim_is_held_until_released_or_stale_unit(tmp_path):
+    from localcluster import claims
+
+    slot = tmp_path / "slot"
+    assert claims.take(slot, "/a", lambda owner, path: False) is None
+    assert claims.take(slot, "/a", lambda owner, path: False) is None  # ours already
+    assert claims.take(slot, "/b", lambda owner, path: False) == "/a"  # held by a live cluster
+    assert claims.take(slot, "/b", lambda owner, path: owner["base"] == "/a") is None  # stale: taken over
+    claims.release(slot, "/a")  # not the holder any more: nothing happens
+    assert claims.read(slot)["base"] == "/b"
+    claims.release(slot, "/b")
+    assert not slot.exists()

@@ -46,6 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import claims
 from . import node as realnode
 from .host import HostJournal
 from .kube import Kube, KubeError
@@ -416,25 +417,8 @@ class LocalCluster:
 
     def _claim_pod_network(self) -> int:
         CIDR_CLAIMS_DIR.mkdir(parents=True, exist_ok=True)
-        mine = str(self.base)
         for n in range(POD_NET_FIRST, POD_NET_LAST + 1):
-            claim = CIDR_CLAIMS_DIR / f"127.0.{n}.0"
-            for _ in range(2):
-                try:
-                    fd = os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-                except FileExistsError:
-                    try:
-                        owner = json.loads(claim.read_text())
-                    except (OSError, ValueError):
-                        owner = {}
-                    if owner.get("base") == mine:
-                        return n
-                    if self._claim_stale(owner, claim):
-                        claim.unlink(missing_ok=True)
-                        continue  # try to take it over
-                    break  # held by a live cluster
-                with os.fdopen(fd, "w") as f:
-                    json.dump({"base": mine, "pid": os.getpid()}, f)
+            if claims.take(CIDR_CLAIMS_DIR / f"127.0.{n}.0", str(self.base), self._claim_stale) is None:
                 return n
         raise ClusterError(
             f"no free pod network 127.0.{POD_NET_FIRST}-{POD_NET_LAST}.0/24 "
@@ -443,7 +427,8 @@ class LocalCluster:
 
     @staticmethod
     def _claim_stale(owner: dict, claim: Path) -> bool:
-        """A claim is live while its cluster's kwok runs (or during its first 2 minutes)."""
+        """A claim is live while its cluster's etcd runs (or during its first 2 minutes), or
+        while a real node of it has host changes to undo (its number names its bridge)."""
         try:
             if time.time() - claim.stat().st_mtime < 120:
                 return False
@@ -452,8 +437,10 @@ class LocalCluster:
         base = owner.get("base")
         if not base:
             return True
+        if (Path(base) / "host-journal.json").exists():
+            return False
         try:
-            rec = json.loads((Path(base) / "run" / "kwok.pid").read_text())
+            rec = json.loads((Path(base) / "run" / "etcd.pid").read_text())
         except (OSError, ValueError):
             return True
         return not _record_alive(rec)
@@ -463,12 +450,7 @@ class LocalCluster:
             n = self.config["pod_net"]
         except (ClusterError, KeyError, ValueError):
             return
-        claim = CIDR_CLAIMS_DIR / f"127.0.{n}.0"
-        try:
-            if json.loads(claim.read_text()).get("base") == str(self.base):
-                claim.unlink()
-        except (OSError, ValueError):
-            pass
+        claims.release(CIDR_CLAIMS_DIR / f"127.0.{n}.0", str(self.base))
 
     def token(self) -> str:
         return self.config["token"]
@@ -1118,11 +1100,8 @@ class LocalCluster:
 
 def _real_node_owner(base: Path) -> str | None:
     """The base of the cluster that holds this machine's real node, if not ``base``."""
-    try:
-        owner = json.loads(realnode.NODE_CLAIM.read_text())
-    except (OSError, ValueError):
-        return None
-    if owner.get("base") == str(base) or realnode._claim_stale(owner):
+    owner = claims.read(realnode.NODE_CLAIM)
+    if owner.get("base") == str(base) or realnode.claim_stale(owner):
         return None
     return owner.get("base")
 

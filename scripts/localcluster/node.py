@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import host
+from . import claims, host
 
 NODE_CLAIM = Path(tempfile.gettempdir()) / "localcluster-real-node.json"
 CNI_BIN_DIRS = ["/usr/lib/cni", "/opt/cni/bin"]
@@ -119,28 +119,10 @@ def install_prerequisites(log) -> None:
 
 def claim_node(base: Path) -> str | None:
     """Take the machine's real-node slot for ``base``; returns None, or who holds it."""
-    mine = str(base)
-    for _ in range(2):
-        try:
-            fd = os.open(NODE_CLAIM, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            try:
-                owner = json.loads(NODE_CLAIM.read_text())
-            except (OSError, ValueError):
-                owner = {}
-            if owner.get("base") == mine:
-                return None
-            if _claim_stale(owner):
-                NODE_CLAIM.unlink(missing_ok=True)
-                continue
-            return owner.get("base", "another cluster")
-        with os.fdopen(fd, "w") as f:
-            json.dump({"base": mine}, f)
-        return None
-    return "another cluster"
+    return claims.take(NODE_CLAIM, str(base), lambda owner, _claim: claim_stale(owner))
 
 
-def _claim_stale(owner: dict) -> bool:
+def claim_stale(owner: dict) -> bool:
     """A claim is live while its cluster has state: a journal not yet restored.
 
     A cluster whose processes were killed (a stopped session, a crash) still holds the
@@ -150,13 +132,8 @@ def _claim_stale(owner: dict) -> bool:
     return not base or not (Path(base) / "host-journal.json").exists()
 
 
-
 def release_node(base: Path) -> None:
-    try:
-        if json.loads(NODE_CLAIM.read_text()).get("base") == str(base):
-            NODE_CLAIM.unlink()
-    except (OSError, ValueError):
-        pass
+    claims.release(NODE_CLAIM, str(base))
 
 
 # ---------------------------------------------------------------------------- network
