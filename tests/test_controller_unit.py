@@ -133,6 +133,8 @@ def test_tls_secret_that_exists_without_recorded_certificate_is_reported_unit():
         f.sync()
     assert any(e.startswith("Warning TLSSecretUnknown") for e in f.events())
     assert f.action_objects("create", "statefulsets") == []
+    # Reported in the conditions too, like every problem only the user can fix.
+    assert conditions(written_status(f))["Ready"] == ("False", "TLSSecretUnknown")
 
 
 def test_tls_secret_of_our_own_previous_sync_is_not_reported_while_the_cache_lags_unit():
@@ -739,3 +741,24 @@ def test_deleted_network_is_synced_once_more_to_forget_its_metrics_unit():
     assert key == KEY
     assert controller.sync_handler(key) is None
     assert gauge() is None
+
+
+def test_certificate_issued_in_a_sync_is_recorded_over_a_status_conflict_unit():
+    # The cache holds an older network than the API server: the status write
+    # conflicts.  A certificate cannot be issued twice (its Secret exists now),
+    # so the write is retried over the network as stored, as RetryOnConflict does.
+    f = Fixture()
+    stale = new_network(implementation="btcd")
+    current = copy.deepcopy(stale)
+    current["metadata"]["resourceVersion"] = "11"
+    f.seed(current, cache=False)
+    f.seed(new_secret())
+    f.networks.append(copy.deepcopy(stale))
+
+    f.sync()
+
+    (tls,) = f.action_objects("create", "secrets")
+    stored = f.client.bitcoincontroller_v1().bitcoin_networks(NAMESPACE).get("net")
+    assert stored["status"]["rpcCertificate"] == base64.b64decode(tls["data"]["tls.crt"]).decode()
+    status_writes = [a for a in f.client.actions() if a.verb == "update" and a.subresource == "status"]
+    assert [a.object["metadata"]["resourceVersion"] for a in status_writes] == ["10", "11"]
