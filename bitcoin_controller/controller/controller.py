@@ -276,54 +276,58 @@ class Controller:
         key, shutdown = self.workqueue.get()
         if shutdown:
             return False
-        namespace, _, name = key.rpartition("/")
-        logger = log.bind(key=key, namespace=namespace, network=name)
         ident = threading.get_ident()
         with self._in_flight_lock:
             self._in_flight[ident] = (key, self.clock.now())
         start = self.clock.now()
         try:
             requeue_after = self.sync_handler(key)
-        except (errors.ConflictError, errors.AlreadyExistsError) as err:
-            # The cache had not yet seen our own last write (a status update,
-            # a create): routine, and the retry after the informer catches up
-            # will see the new version.
-            self.workqueue.add_rate_limited(key)
-            metrics.observe_sync("conflict", self.clock.since(start))
-            logger.debug("stale cache; retrying", error=str(err))
-        except errors.StatusError as err:
-            if errors.is_namespace_terminating(err) or errors.is_not_found(err):
-                # The namespace is being deleted, or an object went away
-                # mid-sync (its deletion event enqueues the network again if
-                # anything is left to do): retrying now would only fail again.
-                self.workqueue.forget(key)
-                # Neither a success nor an error: counted apart so that success means synced.
-                metrics.observe_sync("dropped", self.clock.since(start))
-                logger.debug("object or namespace going away; dropping the key", error=str(err))
-            else:
-                self._retry(key, logger, err, start)
         except Exception as err:
-            self._retry(key, logger, err, start)
+            result = self._handle_err(key, err)
         else:
             self.workqueue.forget(key)
-            metrics.observe_sync("success", self.clock.since(start))
+            result = "success"
             if requeue_after is not None:
                 self.workqueue.add_after(key, requeue_after)
         finally:
             self.workqueue.done(key)
             with self._in_flight_lock:
                 self._in_flight.pop(ident, None)
+        metrics.observe_sync(result, self.clock.since(start))
         return True
 
-    def _retry(self, key: str, logger: Any, err: Exception, start: float) -> None:
+    def _handle_err(self, key: str, err: Exception) -> str:
+        """The error policy of a failed sync; return its result for the metrics.
+
+        Mirrors the error branch of sample-controller's processNextWorkItem,
+        with two kinds of error that are not failures: a stale cache (retried
+        quietly) and an object or namespace going away (dropped).
+        """
+        namespace, _, name = key.rpartition("/")
+        logger = log.bind(key=key, namespace=namespace, network=name)
+        if isinstance(err, (errors.ConflictError, errors.AlreadyExistsError)):
+            # The cache had not yet seen our own last write (a status update,
+            # a create): routine, and the retry after the informer catches up
+            # will see the new version.
+            self.workqueue.add_rate_limited(key)
+            logger.debug("stale cache; retrying", error=str(err))
+            return "conflict"
+        if isinstance(err, errors.StatusError) and (errors.is_namespace_terminating(err) or errors.is_not_found(err)):
+            # The namespace is being deleted, or an object went away mid-sync
+            # (its deletion event enqueues the network again if anything is
+            # left to do): retrying now would only fail again.  Neither a
+            # success nor an error: counted apart so that success means synced.
+            self.workqueue.forget(key)
+            logger.debug("object or namespace going away; dropping the key", error=str(err))
+            return "dropped"
         self.workqueue.add_rate_limited(key)
-        metrics.observe_sync("error", self.clock.since(start))
         logger.warning(
             "sync failed; requeued with backoff",
             error=str(err),
             retries=self.workqueue.num_requeues(key),
             exc_info=not isinstance(err, (SyncError, errors.StatusError)),
         )
+        return "error"
 
     def stuck_syncs(self, limit: float = STUCK_SYNC_SECONDS) -> list[str]:
         """Keys whose sync has been running longer than ``limit`` (for /healthz)."""
