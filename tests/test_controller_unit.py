@@ -25,6 +25,7 @@ from bitcoin_controller.apimachinery import errors
 from bitcoin_controller.clientgo.tools.cache import DeletedFinalStateUnknown
 from bitcoin_controller.controller import POLL_INTERVAL, SyncError
 from bitcoin_controller.controller import resources as res
+from bitcoin_controller.controller.controller import _owned_object_handlers
 from bitcoin_controller.logs import configure_logging
 
 KEY = f"{NAMESPACE}/net"
@@ -470,7 +471,9 @@ def test_unrelated_and_resync_events_enqueue_nothing_unit():
     f, network = converged_fixture()
     controller = f.new_controller()
     svc, sts = desired_objects(network)
-    controller._handle_owned_update(sts, sts)  # pure resync: same resourceVersion
+    pod = new_pod(network, 0, IPS[0])
+    _owned_object_handlers(controller.handle_object).on_update(sts, sts)  # pure resync: same resourceVersion
+    _owned_object_handlers(controller.handle_pod).on_update(pod, pod)
     orphan = copy.deepcopy(svc)
     orphan["metadata"]["ownerReferences"][0]["uid"] = "uid-of-an-older-network"
     controller.handle_object(orphan)
@@ -478,6 +481,10 @@ def test_unrelated_and_resync_events_enqueue_nothing_unit():
     foreign["metadata"]["ownerReferences"][0]["kind"] = "Deployment"
     controller.handle_object(foreign)
     controller.handle_object({"not": "an object"})
+    # A StatefulSet of another API group with the same name is not ours to follow.
+    other_group = copy.deepcopy(pod)
+    other_group["metadata"]["ownerReferences"][0]["apiVersion"] = "example.com/v1"
+    controller.handle_pod(other_group)
     assert controller.workqueue.len() == 0
 
 

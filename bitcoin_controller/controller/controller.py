@@ -17,14 +17,17 @@ Errors are returned, never swallowed: the worker puts the key back with
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
 from ..apimachinery import errors, labels, metav1
 from ..apimachinery.wait import until
 from ..apis.bitcoincontroller import v1 as api
+from ..clientgo import listers
+from ..clientgo.informers import GenericInformer
 from ..clientgo.kubernetes import Interface
 from ..clientgo.tools import cache
 from ..clientgo.tools.record import EventRecorder
@@ -87,10 +90,10 @@ class Controller:
     def __init__(
         self,
         clientset: Interface,
-        network_informer: Any,
-        statefulset_informer: Any,
-        service_informer: Any,
-        pod_informer: Any,
+        network_informer: GenericInformer,
+        statefulset_informer: GenericInformer,
+        service_informer: GenericInformer,
+        pod_informer: GenericInformer,
         recorder: EventRecorder,
         rpc_connector: RPCConnector,
         *,
@@ -109,10 +112,10 @@ class Controller:
         #: Seconds the mesh step of one sync may take (far below STUCK_SYNC_SECONDS).
         self.mesh_timeout = mesh_timeout
 
-        self.networks_lister = network_informer.lister()
-        self.statefulsets_lister = statefulset_informer.lister()
-        self.services_lister = service_informer.lister()
-        self.pods_lister = pod_informer.lister()
+        self.networks_lister = cast(listers.BitcoinNetworkLister, network_informer.lister())
+        self.statefulsets_lister = cast(listers.StatefulSetLister, statefulset_informer.lister())
+        self.services_lister = cast(listers.ServiceLister, service_informer.lister())
+        self.pods_lister = cast(listers.PodLister, pod_informer.lister())
         self._informers_synced = [
             network_informer.informer().has_synced,
             statefulset_informer.informer().has_synced,
@@ -138,20 +141,10 @@ class Controller:
                 on_delete=self._network_deleted,
             )
         )
-        owned = cache.ResourceEventHandlerFuncs(
-            on_add=self.handle_object,
-            on_update=self._handle_owned_update,
-            on_delete=self.handle_object,
-        )
+        owned = _owned_object_handlers(self.handle_object)
         statefulset_informer.informer().add_event_handler(owned)
         service_informer.informer().add_event_handler(owned)
-        pod_informer.informer().add_event_handler(
-            cache.ResourceEventHandlerFuncs(
-                on_add=self.handle_pod,
-                on_update=self._handle_pod_update,
-                on_delete=self.handle_pod,
-            )
-        )
+        pod_informer.informer().add_event_handler(_owned_object_handlers(self.handle_pod))
 
     # -- event handlers: translate events into keys ------------------------------
 
@@ -182,53 +175,35 @@ class Controller:
             obj = obj.obj
         return obj if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict) else None
 
-    def _handle_owned_update(self, old: Any, new: Any) -> None:
-        # A periodic resync delivers unchanged objects; their owner is resynced
-        # on its own, so skip them (sample-controller compares resourceVersions).
-        if metav1.get_resource_version(old) == metav1.get_resource_version(new):
-            return
-        self.handle_object(new)
-
     def handle_object(self, obj: Any) -> None:
         """Enqueue the network that controls a StatefulSet or Service (tombstones unwrapped)."""
         obj = self._unwrap(obj)
         if obj is None:
             return
-        ref = metav1.get_controller_of(obj)
-        if not ref or ref.get("kind") != api.KIND or not str(ref.get("apiVersion", "")).startswith(api.GROUP + "/"):
+        ref = _controller_ref(obj, api.KIND, api.GROUP)
+        if ref is None:
             return
-        self._enqueue_owner(metav1.get_namespace(obj), ref)
-
-    def _enqueue_owner(self, namespace: str, ref: dict) -> None:
         try:
-            network = self.networks_lister.bitcoin_networks(namespace).get(ref.get("name", ""))
+            network = self.networks_lister.bitcoin_networks(metav1.get_namespace(obj)).get(ref.get("name", ""))
         except errors.NotFoundError:
             return  # orphaned: its network is gone and garbage collection will follow
         if metav1.get_uid(network) != ref.get("uid"):
             return  # a new network with the same name does not own the old objects
         self.enqueue_network(network)
 
-    def _handle_pod_update(self, old: Any, new: Any) -> None:
-        if metav1.get_resource_version(old) == metav1.get_resource_version(new):
-            return
-        self.handle_pod(new)
-
     def handle_pod(self, obj: Any) -> None:
         """Pods are owned by the StatefulSet, which is owned by the network: follow both links."""
         pod = self._unwrap(obj)
         if pod is None:
             return
-        ref = metav1.get_controller_of(pod)
-        if not ref or ref.get("kind") != "StatefulSet":
+        ref = _controller_ref(pod, "StatefulSet", "apps")
+        if ref is None:
             return
-        namespace = metav1.get_namespace(pod)
         try:
-            sts = self.statefulsets_lister.stateful_sets(namespace).get(ref.get("name", ""))
+            sts = self.statefulsets_lister.stateful_sets(metav1.get_namespace(pod)).get(ref.get("name", ""))
         except errors.NotFoundError:
             return
-        owner = metav1.get_controller_of(sts)
-        if owner and owner.get("kind") == api.KIND:
-            self._enqueue_owner(namespace, owner)
+        self.handle_object(sts)
 
     # -- running -------------------------------------------------------------------
 
@@ -771,6 +746,26 @@ class _Sync:
                 if metav1.get_uid(network) != metav1.get_uid(self.network):
                     raise
         return status
+
+
+def _owned_object_handlers(handle: Callable[[Any], None]) -> cache.ResourceEventHandlerFuncs:
+    """Add, update and delete of an owned object all lead to ``handle``."""
+
+    def on_update(old: Any, new: Any) -> None:
+        # A periodic resync delivers unchanged objects; their owner is resynced
+        # on its own, so skip them (sample-controller compares resourceVersions).
+        if metav1.get_resource_version(old) != metav1.get_resource_version(new):
+            handle(new)
+
+    return cache.ResourceEventHandlerFuncs(on_add=handle, on_update=on_update, on_delete=handle)
+
+
+def _controller_ref(obj: dict, kind: str, group: str) -> dict | None:
+    """``obj``'s controller reference if it names a ``kind`` of API group ``group``."""
+    ref = metav1.get_controller_of(obj)
+    if not ref or ref.get("kind") != kind or not str(ref.get("apiVersion", "")).startswith(group + "/"):
+        return None
+    return ref
 
 
 def _resources_drift(desired: dict, actual: dict) -> str | None:
