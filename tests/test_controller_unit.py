@@ -554,7 +554,7 @@ def _mesh_at(daemons: list[_Node], memory, now):
     from bitcoin_controller.controller.status import NodeObservation
 
     nodes = [
-        NodeObservation(ordinal=i, pod_name=f"net-sts-{i}", ip=IPS[i], node_name="n", pod_ready=True, dns_name="")
+        NodeObservation(ordinal=i, pod_name=f"net-sts-{i}", ip=IPS[i], pod_ready=True, dns_name="")
         for i in range(len(daemons))
     ]
     instances = {i: f"uid-{i}/0" for i in range(len(daemons))}
@@ -769,3 +769,10 @@ def test_certificate_issued_in_a_sync_is_recorded_over_a_status_conflict_unit():
     assert stored["status"]["rpcCertificate"] == base64.b64decode(tls["data"]["tls.crt"]).decode()
     status_writes = [a for a in f.client.actions() if a.verb == "update" and a.subresource == "status"]
     assert [a.object["metadata"]["resourceVersion"] for a in status_writes] == ["10", "11"]
+
+
+def test_status_names_each_nodes_pod_under_both_names_unit():
+    f, _ = converged_fixture()
+    f.sync()
+    entries = written_status(f)["nodes"]
+    assert [(e["podName"], e["nodeName"]) for e in entries] == [(f"net-sts-{i}",) * 2 for i in range(3)]

@@ -656,7 +656,6 @@ class _Sync:
                 pod_name=metav1.get_name(pod),
                 ip=ip,
                 ips=ips,
-                node_name=(pod.get("spec") or {}).get("nodeName") or "",
                 pod_ready=ready and bool(ip),
                 dns_name=f"{metav1.get_name(pod)}.{service}.{self.namespace}.svc.cluster.local",
             )
