@@ -65,7 +65,6 @@ __all__ = [
     "main",
     "plugin_main",
     "plugin_complete_main",
-    "NetworkCommandError",
     "render_status",
     "render_list",
     "converged",
@@ -86,13 +85,6 @@ _CONTAINER = "node"  # the daemon's container in a node pod (controller/resource
 _RPC_METHODS = ("getblockchaininfo", "getblockcount", "getbestblockhash", "getpeerinfo", "getnetworkinfo",
                 "getinfo", "getaddednodeinfo", "getmempoolinfo", "getblockhash", "getblock", "generate",
                 "generatetoaddress", "addnode", "disconnectnode", "stop")
-
-
-class NetworkCommandError(CLIError):
-    """Kept for callers of the old name: a :class:`CLIError` with exit code 1."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(ExitCode.ERROR, message)
 
 
 # -- flags ---------------------------------------------------------------------------
