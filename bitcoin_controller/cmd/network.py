@@ -58,7 +58,7 @@ from ..controller.credentials import CredentialsError, read_credentials
 from ..controller.implementations import REGTEST_MINING_ADDRESS, get_implementation
 from ..controller.resources import statefulset_name
 from .cli_errors import ApiTarget, CLIError, ExitCode, api_call, config_error, run_cli, transport_error
-from .options import OneLineErrorParser, parse_duration
+from .options import OneLineErrorParser, _positive_int, parse_duration
 from .printers import OUTPUT_FORMATS, dump_json, dump_yaml, host_port
 
 __all__ = [
@@ -98,13 +98,6 @@ def _non_negative_int(value: str) -> int:
     number = int(value)
     if number < 0:
         raise argparse.ArgumentTypeError("must not be negative")
-    return number
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
     return number
 
 
