@@ -724,9 +724,8 @@ class _Sync:
                 "nodes": node_entries(nodes),
                 "conditions": self.conditions.conditions,
             }
-        pem = self.certificate or old_status.get("rpcCertificate")
-        if pem:
-            status["rpcCertificate"] = pem
+        if self.certificate:
+            status["rpcCertificate"] = self.certificate
         if status == old_status:
             return status
         client = self.c.clientset.bitcoincontroller_v1().bitcoin_networks(self.namespace)
