@@ -308,7 +308,7 @@ def parse_network(obj: dict[str, Any]) -> NetworkStatus:
             ordinal=int(n.get("ordinal", -1)),
             ready=bool(n.get("ready")),
             ip=n.get("ip") or "",
-            pod_name=n.get("nodeName") or "",
+            pod_name=n.get("podName") or n.get("nodeName") or "",
             dns_name=n.get("dnsName") or "",
             blocks=n.get("blocks"),
             best_block_hash=n.get("bestBlockHash"),

@@ -45,6 +45,7 @@ SERVER_OBJECT: dict[str, Any] = {
                 "ordinal": 0,
                 "ready": True,
                 "ip": "10.244.0.5",
+                "podName": "my-network-sts-0",
                 "nodeName": "my-network-sts-0",
                 "dnsName": "my-network-sts-0.my-network-svc",
                 "blocks": 101,
@@ -55,6 +56,7 @@ SERVER_OBJECT: dict[str, Any] = {
                 "ordinal": 1,
                 "ready": False,
                 "ip": "",
+                "podName": "my-network-sts-1",
                 "nodeName": "my-network-sts-1",
                 "dnsName": "my-network-sts-1.my-network-svc",
             },
@@ -170,7 +172,7 @@ def test_typed_fields_are_read_unit():
     assert status is not None
     assert (status.observed_generation, status.ready_nodes, status.best_height) == (2, 2, 101)
     assert status.nodes is not None
-    assert status.nodes[0].node_name == "my-network-sts-0"
+    assert status.nodes[0].pod_name == "my-network-sts-0"
     assert status.nodes[0].best_block_hash == "3f" * 32
     assert status.nodes[1].blocks is None  # absent, not 0
     connected = status.condition(v1.CONNECTED)
@@ -226,7 +228,7 @@ def test_built_by_hand_serialises_with_json_names_unit():
         observed_generation=3,
         ready_nodes=1,
         best_height=0,
-        nodes=[v1.BitcoinNetworkNode(ordinal=0, ready=True, ip="10.0.0.1", node_name="n-sts-0")],
+        nodes=[v1.BitcoinNetworkNode(ordinal=0, ready=True, ip="10.0.0.1", pod_name="n-sts-0")],
         conditions=[
             v1.Condition(
                 type=v1.READY,
@@ -248,7 +250,7 @@ def test_built_by_hand_serialises_with_json_names_unit():
             "observedGeneration": 3,
             "readyNodes": 1,
             "bestHeight": 0,
-            "nodes": [{"ordinal": 0, "ready": True, "ip": "10.0.0.1", "nodeName": "n-sts-0"}],
+            "nodes": [{"ordinal": 0, "ready": True, "ip": "10.0.0.1", "podName": "n-sts-0", "nodeName": "n-sts-0"}],
             "conditions": [
                 {
                     "type": "Ready",
@@ -538,3 +540,13 @@ def test_crd_version_is_only_for_bitcoind_unit(schema):
     assert any("self.version" in r and "bitcoind" in r for r in rules)
     problems = v1.validate(v1.BitcoinNetworkSpec.from_dict({"nodes": 1, "implementation": "btcd", "version": "30.2"}))
     assert problems and problems[0].startswith("spec.version: Forbidden")
+
+
+def test_node_pod_name_reads_either_name_and_writes_both_unit():
+    # podName is the field's name for what it holds; nodeName, its former
+    # name, is still read (older controllers) and written (older clients).
+    old = v1.BitcoinNetworkNode.from_dict({"ordinal": 0, "nodeName": "n-sts-0"})
+    new = v1.BitcoinNetworkNode.from_dict({"ordinal": 0, "podName": "n-sts-0"})
+    assert old.pod_name == new.pod_name == "n-sts-0"
+    assert new.to_dict() == {"ordinal": 0, "podName": "n-sts-0", "nodeName": "n-sts-0"}
+

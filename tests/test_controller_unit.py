@@ -25,6 +25,7 @@ from bitcoin_controller.apimachinery import errors
 from bitcoin_controller.clientgo.tools.cache import DeletedFinalStateUnknown
 from bitcoin_controller.controller import POLL_INTERVAL, SyncError
 from bitcoin_controller.controller import resources as res
+from bitcoin_controller.controller.controller import _owned_object_handlers
 from bitcoin_controller.logs import configure_logging
 
 KEY = f"{NAMESPACE}/net"
@@ -133,6 +134,8 @@ def test_tls_secret_that_exists_without_recorded_certificate_is_reported_unit():
         f.sync()
     assert any(e.startswith("Warning TLSSecretUnknown") for e in f.events())
     assert f.action_objects("create", "statefulsets") == []
+    # Reported in the conditions too, like every problem only the user can fix.
+    assert conditions(written_status(f))["Ready"] == ("False", "TLSSecretUnknown")
 
 
 def test_tls_secret_of_our_own_previous_sync_is_not_reported_while_the_cache_lags_unit():
@@ -468,7 +471,9 @@ def test_unrelated_and_resync_events_enqueue_nothing_unit():
     f, network = converged_fixture()
     controller = f.new_controller()
     svc, sts = desired_objects(network)
-    controller._handle_owned_update(sts, sts)  # pure resync: same resourceVersion
+    pod = new_pod(network, 0, IPS[0])
+    _owned_object_handlers(controller.handle_object).on_update(sts, sts)  # pure resync: same resourceVersion
+    _owned_object_handlers(controller.handle_pod).on_update(pod, pod)
     orphan = copy.deepcopy(svc)
     orphan["metadata"]["ownerReferences"][0]["uid"] = "uid-of-an-older-network"
     controller.handle_object(orphan)
@@ -476,6 +481,10 @@ def test_unrelated_and_resync_events_enqueue_nothing_unit():
     foreign["metadata"]["ownerReferences"][0]["kind"] = "Deployment"
     controller.handle_object(foreign)
     controller.handle_object({"not": "an object"})
+    # A StatefulSet of another API group with the same name is not ours to follow.
+    other_group = copy.deepcopy(pod)
+    other_group["metadata"]["ownerReferences"][0]["apiVersion"] = "example.com/v1"
+    controller.handle_pod(other_group)
     assert controller.workqueue.len() == 0
 
 
@@ -545,7 +554,7 @@ def _mesh_at(daemons: list[_Node], memory, now):
     from bitcoin_controller.controller.status import NodeObservation
 
     nodes = [
-        NodeObservation(ordinal=i, pod_name=f"net-sts-{i}", ip=IPS[i], node_name="n", pod_ready=True, dns_name="")
+        NodeObservation(ordinal=i, pod_name=f"net-sts-{i}", ip=IPS[i], pod_ready=True, dns_name="")
         for i in range(len(daemons))
     ]
     instances = {i: f"uid-{i}/0" for i in range(len(daemons))}
@@ -739,3 +748,31 @@ def test_deleted_network_is_synced_once_more_to_forget_its_metrics_unit():
     assert key == KEY
     assert controller.sync_handler(key) is None
     assert gauge() is None
+
+
+def test_certificate_issued_in_a_sync_is_recorded_over_a_status_conflict_unit():
+    # The cache holds an older network than the API server: the status write
+    # conflicts.  A certificate cannot be issued twice (its Secret exists now),
+    # so the write is retried over the network as stored, as RetryOnConflict does.
+    f = Fixture()
+    stale = new_network(implementation="btcd")
+    current = copy.deepcopy(stale)
+    current["metadata"]["resourceVersion"] = "11"
+    f.seed(current, cache=False)
+    f.seed(new_secret())
+    f.networks.append(copy.deepcopy(stale))
+
+    f.sync()
+
+    (tls,) = f.action_objects("create", "secrets")
+    stored = f.client.bitcoincontroller_v1().bitcoin_networks(NAMESPACE).get("net")
+    assert stored["status"]["rpcCertificate"] == base64.b64decode(tls["data"]["tls.crt"]).decode()
+    status_writes = [a for a in f.client.actions() if a.verb == "update" and a.subresource == "status"]
+    assert [a.object["metadata"]["resourceVersion"] for a in status_writes] == ["10", "11"]
+
+
+def test_status_names_each_nodes_pod_under_both_names_unit():
+    f, _ = converged_fixture()
+    f.sync()
+    entries = written_status(f)["nodes"]
+    assert [(e["podName"], e["nodeName"]) for e in entries] == [(f"net-sts-{i}",) * 2 for i in range(3)]

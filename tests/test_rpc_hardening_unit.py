@@ -323,7 +323,7 @@ class _Quick(_Hanging):
 def test_mesh_step_has_an_overall_deadline_unit():
     release = threading.Event()
     nodes = [
-        NodeObservation(ordinal=i, pod_name=f"n-{i}", ip=f"10.0.0.{i + 1}", node_name="", pod_ready=True, dns_name="")
+        NodeObservation(ordinal=i, pod_name=f"n-{i}", ip=f"10.0.0.{i + 1}", pod_ready=True, dns_name="")
         for i in range(2)
     ]
     daemons = [_Quick(release), _Hanging(release)]

@@ -58,14 +58,13 @@ from ..controller.credentials import CredentialsError, read_credentials
 from ..controller.implementations import REGTEST_MINING_ADDRESS, get_implementation
 from ..controller.resources import statefulset_name
 from .cli_errors import ApiTarget, CLIError, ExitCode, api_call, config_error, run_cli, transport_error
-from .options import OneLineErrorParser, parse_duration
+from .options import OneLineErrorParser, _positive_int, parse_duration
 from .printers import OUTPUT_FORMATS, dump_json, dump_yaml, host_port
 
 __all__ = [
     "main",
     "plugin_main",
     "plugin_complete_main",
-    "NetworkCommandError",
     "render_status",
     "render_list",
     "converged",
@@ -88,13 +87,6 @@ _RPC_METHODS = ("getblockchaininfo", "getblockcount", "getbestblockhash", "getpe
                 "generatetoaddress", "addnode", "disconnectnode", "stop")
 
 
-class NetworkCommandError(CLIError):
-    """Kept for callers of the old name: a :class:`CLIError` with exit code 1."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(ExitCode.ERROR, message)
-
-
 # -- flags ---------------------------------------------------------------------------
 
 
@@ -106,13 +98,6 @@ def _non_negative_int(value: str) -> int:
     number = int(value)
     if number < 0:
         raise argparse.ArgumentTypeError("must not be negative")
-    return number
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
     return number
 
 
@@ -321,7 +306,7 @@ class _Network:
         for node in self.status.get("nodes") or []:
             if node.get("ordinal") == ordinal:
                 if need_ready and (not node.get("ready") or not node.get("ip")):
-                    pod = node.get("nodeName") or f"{statefulset_name(self.name)}-{ordinal}"
+                    pod = _pod_name(node) or f"{statefulset_name(self.name)}-{ordinal}"
                     raise CLIError(ExitCode.NODE_NOT_READY, f"node {ordinal} of {self.name} is not ready "
                                    f"(pod {pod}): wait for it ('{self.session.prog} status {self.name} --watch'), "
                                    f"read its log ('{self.session.prog} logs {self.name} --node {ordinal}'), "
@@ -341,7 +326,7 @@ class _Network:
 
     def pod_name(self, ordinal: int) -> str:
         node = self.node(ordinal, need_ready=False)
-        return node.get("nodeName") or f"{statefulset_name(self.name)}-{ordinal}"
+        return _pod_name(node) or f"{statefulset_name(self.name)}-{ordinal}"
 
     def client_and_config(self, node: dict[str, Any]) -> tuple[BitcoinClient, Config]:
         if self._credentials is None:
@@ -439,7 +424,7 @@ def render_status(network: dict[str, Any], wide: bool = False) -> str:
     rows = [header]
     for node in status.get("nodes") or []:
         row = [str(node.get("ordinal", "")), "yes" if node.get("ready") else "no", node.get("ip") or "-",
-               str(node.get("peers", "-")), str(node.get("blocks", "-")), node.get("nodeName") or ""]
+               str(node.get("peers", "-")), str(node.get("blocks", "-")), _pod_name(node)]
         if wide:
             rpc = host_port(node["ip"], rpc_port) if node.get("ip") and rpc_port else "-"
             row += [rpc, node.get("bestBlockHash") or "-", node.get("dnsName") or "-"]
@@ -837,3 +822,8 @@ def plugin_main(argv: Sequence[str] | None = None) -> int:
 def plugin_complete_main(argv: Sequence[str] | None = None) -> int:
     """``kubectl_complete-btcnet``: kubectl (1.26+) runs it to complete ``kubectl btcnet <TAB>``."""
     return main(["__complete", *(sys.argv[1:] if argv is None else argv)], prog=PLUGIN_PROG)
+
+
+def _pod_name(node: dict[str, Any]) -> str:
+    """A ``status.nodes`` entry's pod: ``podName``, or ``nodeName`` as controllers before it wrote."""
+    return node.get("podName") or node.get("nodeName") or ""

@@ -17,14 +17,17 @@ Errors are returned, never swallowed: the worker puts the key back with
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
 from ..apimachinery import errors, labels, metav1
 from ..apimachinery.wait import until
 from ..apis.bitcoincontroller import v1 as api
+from ..clientgo import listers
+from ..clientgo.informers import GenericInformer
 from ..clientgo.kubernetes import Interface
 from ..clientgo.tools import cache
 from ..clientgo.tools.record import EventRecorder
@@ -87,10 +90,10 @@ class Controller:
     def __init__(
         self,
         clientset: Interface,
-        network_informer: Any,
-        statefulset_informer: Any,
-        service_informer: Any,
-        pod_informer: Any,
+        network_informer: GenericInformer,
+        statefulset_informer: GenericInformer,
+        service_informer: GenericInformer,
+        pod_informer: GenericInformer,
         recorder: EventRecorder,
         rpc_connector: RPCConnector,
         *,
@@ -109,10 +112,10 @@ class Controller:
         #: Seconds the mesh step of one sync may take (far below STUCK_SYNC_SECONDS).
         self.mesh_timeout = mesh_timeout
 
-        self.networks_lister = network_informer.lister()
-        self.statefulsets_lister = statefulset_informer.lister()
-        self.services_lister = service_informer.lister()
-        self.pods_lister = pod_informer.lister()
+        self.networks_lister = cast(listers.BitcoinNetworkLister, network_informer.lister())
+        self.statefulsets_lister = cast(listers.StatefulSetLister, statefulset_informer.lister())
+        self.services_lister = cast(listers.ServiceLister, service_informer.lister())
+        self.pods_lister = cast(listers.PodLister, pod_informer.lister())
         self._informers_synced = [
             network_informer.informer().has_synced,
             statefulset_informer.informer().has_synced,
@@ -138,20 +141,10 @@ class Controller:
                 on_delete=self._network_deleted,
             )
         )
-        owned = cache.ResourceEventHandlerFuncs(
-            on_add=self.handle_object,
-            on_update=self._handle_owned_update,
-            on_delete=self.handle_object,
-        )
+        owned = _owned_object_handlers(self.handle_object)
         statefulset_informer.informer().add_event_handler(owned)
         service_informer.informer().add_event_handler(owned)
-        pod_informer.informer().add_event_handler(
-            cache.ResourceEventHandlerFuncs(
-                on_add=self.handle_pod,
-                on_update=self._handle_pod_update,
-                on_delete=self.handle_pod,
-            )
-        )
+        pod_informer.informer().add_event_handler(_owned_object_handlers(self.handle_pod))
 
     # -- event handlers: translate events into keys ------------------------------
 
@@ -182,53 +175,35 @@ class Controller:
             obj = obj.obj
         return obj if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict) else None
 
-    def _handle_owned_update(self, old: Any, new: Any) -> None:
-        # A periodic resync delivers unchanged objects; their owner is resynced
-        # on its own, so skip them (sample-controller compares resourceVersions).
-        if metav1.get_resource_version(old) == metav1.get_resource_version(new):
-            return
-        self.handle_object(new)
-
     def handle_object(self, obj: Any) -> None:
         """Enqueue the network that controls a StatefulSet or Service (tombstones unwrapped)."""
         obj = self._unwrap(obj)
         if obj is None:
             return
-        ref = metav1.get_controller_of(obj)
-        if not ref or ref.get("kind") != api.KIND or not str(ref.get("apiVersion", "")).startswith(api.GROUP + "/"):
+        ref = _controller_ref(obj, api.KIND, api.GROUP)
+        if ref is None:
             return
-        self._enqueue_owner(metav1.get_namespace(obj), ref)
-
-    def _enqueue_owner(self, namespace: str, ref: dict) -> None:
         try:
-            network = self.networks_lister.bitcoin_networks(namespace).get(ref.get("name", ""))
+            network = self.networks_lister.bitcoin_networks(metav1.get_namespace(obj)).get(ref.get("name", ""))
         except errors.NotFoundError:
             return  # orphaned: its network is gone and garbage collection will follow
         if metav1.get_uid(network) != ref.get("uid"):
             return  # a new network with the same name does not own the old objects
         self.enqueue_network(network)
 
-    def _handle_pod_update(self, old: Any, new: Any) -> None:
-        if metav1.get_resource_version(old) == metav1.get_resource_version(new):
-            return
-        self.handle_pod(new)
-
     def handle_pod(self, obj: Any) -> None:
         """Pods are owned by the StatefulSet, which is owned by the network: follow both links."""
         pod = self._unwrap(obj)
         if pod is None:
             return
-        ref = metav1.get_controller_of(pod)
-        if not ref or ref.get("kind") != "StatefulSet":
+        ref = _controller_ref(pod, "StatefulSet", "apps")
+        if ref is None:
             return
-        namespace = metav1.get_namespace(pod)
         try:
-            sts = self.statefulsets_lister.stateful_sets(namespace).get(ref.get("name", ""))
+            sts = self.statefulsets_lister.stateful_sets(metav1.get_namespace(pod)).get(ref.get("name", ""))
         except errors.NotFoundError:
             return
-        owner = metav1.get_controller_of(sts)
-        if owner and owner.get("kind") == api.KIND:
-            self._enqueue_owner(namespace, owner)
+        self.handle_object(sts)
 
     # -- running -------------------------------------------------------------------
 
@@ -276,54 +251,58 @@ class Controller:
         key, shutdown = self.workqueue.get()
         if shutdown:
             return False
-        namespace, _, name = key.rpartition("/")
-        logger = log.bind(key=key, namespace=namespace, network=name)
         ident = threading.get_ident()
         with self._in_flight_lock:
             self._in_flight[ident] = (key, self.clock.now())
         start = self.clock.now()
         try:
             requeue_after = self.sync_handler(key)
-        except (errors.ConflictError, errors.AlreadyExistsError) as err:
-            # The cache had not yet seen our own last write (a status update,
-            # a create): routine, and the retry after the informer catches up
-            # will see the new version.
-            self.workqueue.add_rate_limited(key)
-            metrics.observe_sync("conflict", self.clock.since(start))
-            logger.debug("stale cache; retrying", error=str(err))
-        except errors.StatusError as err:
-            if errors.is_namespace_terminating(err) or errors.is_not_found(err):
-                # The namespace is being deleted, or an object went away
-                # mid-sync (its deletion event enqueues the network again if
-                # anything is left to do): retrying now would only fail again.
-                self.workqueue.forget(key)
-                # Neither a success nor an error: counted apart so that success means synced.
-                metrics.observe_sync("dropped", self.clock.since(start))
-                logger.debug("object or namespace going away; dropping the key", error=str(err))
-            else:
-                self._retry(key, logger, err, start)
         except Exception as err:
-            self._retry(key, logger, err, start)
+            result = self._handle_err(key, err)
         else:
             self.workqueue.forget(key)
-            metrics.observe_sync("success", self.clock.since(start))
+            result = "success"
             if requeue_after is not None:
                 self.workqueue.add_after(key, requeue_after)
         finally:
             self.workqueue.done(key)
             with self._in_flight_lock:
                 self._in_flight.pop(ident, None)
+        metrics.observe_sync(result, self.clock.since(start))
         return True
 
-    def _retry(self, key: str, logger: Any, err: Exception, start: float) -> None:
+    def _handle_err(self, key: str, err: Exception) -> str:
+        """The error policy of a failed sync; return its result for the metrics.
+
+        Mirrors the error branch of sample-controller's processNextWorkItem,
+        with two kinds of error that are not failures: a stale cache (retried
+        quietly) and an object or namespace going away (dropped).
+        """
+        namespace, _, name = key.rpartition("/")
+        logger = log.bind(key=key, namespace=namespace, network=name)
+        if isinstance(err, (errors.ConflictError, errors.AlreadyExistsError)):
+            # The cache had not yet seen our own last write (a status update,
+            # a create): routine, and the retry after the informer catches up
+            # will see the new version.
+            self.workqueue.add_rate_limited(key)
+            logger.debug("stale cache; retrying", error=str(err))
+            return "conflict"
+        if isinstance(err, errors.StatusError) and (errors.is_namespace_terminating(err) or errors.is_not_found(err)):
+            # The namespace is being deleted, or an object went away mid-sync
+            # (its deletion event enqueues the network again if anything is
+            # left to do): retrying now would only fail again.  Neither a
+            # success nor an error: counted apart so that success means synced.
+            self.workqueue.forget(key)
+            logger.debug("object or namespace going away; dropping the key", error=str(err))
+            return "dropped"
         self.workqueue.add_rate_limited(key)
-        metrics.observe_sync("error", self.clock.since(start))
         logger.warning(
             "sync failed; requeued with backoff",
             error=str(err),
             retries=self.workqueue.num_requeues(key),
             exc_info=not isinstance(err, (SyncError, errors.StatusError)),
         )
+        return "error"
 
     def stuck_syncs(self, limit: float = STUCK_SYNC_SECONDS) -> list[str]:
         """Keys whose sync has been running longer than ``limit`` (for /healthz)."""
@@ -367,8 +346,38 @@ class Controller:
         return nodeconfig.image_with_version(image, spec.version) if spec.version else image
 
 
+class _Failure(Exception):
+    """A problem a step found that only the user can fix (a bad spec, a name taken, a missing Secret).
+
+    ``run`` reports it: a Warning event, the three conditions, the status.
+    A ``final`` one is not retried (a new generation of the spec triggers a
+    sync); the others are retried with backoff, as any error is.
+    """
+
+    def __init__(
+        self, reason: str, message: str, *, nodes: list[NodeObservation] | None = None, final: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.nodes = nodes or []
+        self.final = final
+
+
+#: Tries of the status write that records a certificate issued in this sync:
+#: the certificate cannot be issued again once its Secret exists, so a
+#: conflict is retried over the network as the API server has it now
+#: (``retry.RetryOnConflict``) instead of left to the next sync.
+CERTIFICATE_WRITE_TRIES = 5
+
+
 class _Sync:
-    """One sync of one network, as straight-line steps (sample-controller's syncHandler)."""
+    """One sync of one network, as straight-line steps (sample-controller's syncHandler).
+
+    The steps return values or raise (:class:`_Failure` for what the user
+    must fix); :meth:`run` decides the conditions and writes the status once,
+    whatever the steps did.
+    """
 
     def __init__(self, controller: Controller, network: dict, logger: Any) -> None:
         self.c = controller
@@ -377,9 +386,13 @@ class _Sync:
         self.namespace = metav1.get_namespace(network)
         self.name = metav1.get_name(network)
         self.generation = metav1.get_generation(network)
-        self.old_status = network.get("status") or {}
-        self.conditions = ConditionSet(self.old_status.get("conditions"), self.generation, controller.clock.wall())
-        self.status: dict[str, Any] = {k: v for k, v in self.old_status.items() if k == "rpcCertificate"}
+        old_status = network.get("status") or {}
+        self.conditions = ConditionSet(old_status.get("conditions"), self.generation, controller.clock.wall())
+        #: The newest copy of the network this sync has seen: the status is written over it.
+        self.latest = network
+        #: btcd's pinned RPC certificate: as recorded, or issued in this sync.
+        self.certificate: str | None = old_status.get("rpcCertificate")
+        self.issued_certificate = False
 
     def event(self, type_: str, reason: str, message: str) -> None:
         # Objects from a LIST carry no kind; the recorder needs it for the
@@ -388,36 +401,60 @@ class _Sync:
         self.c.recorder.event(involved, type_, reason, truncate_message(message, MAX_EVENT_MESSAGE))
 
     def run(self) -> float | None:
+        """The steps, the one status write, then what the work queue should do."""
         spec = api.BitcoinNetworkSpec.from_dict(self.network.get("spec") or {})
-        # The name is checked too: a 63-character name (a fake clientset, or a
-        # CRD installed without its schema rules) would give children longer
-        # than the 63 characters a label or a Service name may have.
-        problems = api.validate_name(self.name) + api.validate(spec)
-        if not problems and spec.implementation == api.IMPLEMENTATION_BITCOIND:
-            image = self.c.image_for(get_implementation(spec.implementation), spec)
-            problems = nodeconfig.image_version_problems(spec.version, image)
-        if problems:
-            message = "; ".join(problems)
-            self.event(ev.WARNING, ev.INVALID_SPEC, message)
-            self.fail_all(ev.INVALID_SPEC, message)
-            self.write_status([])
-            return None  # nothing to retry: a new generation of the spec triggers a sync
-        impl = get_implementation(spec.implementation)
+        was_converged = _all_true((self.network.get("status") or {}).get("conditions"))
+        nodes: list[NodeObservation] | None = None
+        mesh_errors: list[str] = []
+        converged = False
+        failure: _Failure | None = None
+        error: Exception | None = None
+        try:
+            nodes, mesh_errors = self.reconcile(spec)
+            converged = self.set_conditions(spec, nodes, mesh_errors)
+        except _Failure as err:
+            failure = err
+            self.event(ev.WARNING, failure.reason, failure.message)
+            self.fail_all(failure.reason, failure.message)
+            nodes = failure.nodes
+        except Exception as err:
+            # Nothing to decide from: the conditions stay as they are, but a
+            # certificate issued before the error is recorded all the same.
+            error = err
+        status = self.write_status(nodes)
+        if error is not None:
+            raise error
+        if failure is not None:
+            if failure.final:
+                return None
+            raise SyncError(failure.message) from None
+        metrics.set_network(self.namespace, self.name, spec.nodes, status)
+        if mesh_errors:
+            message = "; ".join(mesh_errors)
+            self.event(ev.WARNING, ev.RPC_ERROR, message)
+            raise SyncError(f"RPC failed for {message}")
+        if converged and not was_converged:
+            self.event(ev.NORMAL, ev.SYNCED, ev.MESSAGE_SYNCED)
+        if not converged and any(n.rpc_ok for n in nodes or []):
+            return POLL_INTERVAL
+        return None
 
+    def reconcile(self, spec: api.BitcoinNetworkSpec) -> tuple[list[NodeObservation], list[str]]:
+        """Owned objects, then the mesh; return the nodes observed and the RPC errors."""
+        impl = self.validate(spec)
         self.ensure_service(impl)
         try:
             credentials = self.c.secrets.get(f"{self.namespace}/{self.name}", self.namespace, spec.secret)
         except CredentialsError as err:
-            self.event(ev.WARNING, err.reason, err.message)
-            self.fail_all(err.reason, err.message)
-            self.write_status(self.observe_pods())
-            raise SyncError(err.message) from None
-        cert_pem = self.ensure_tls(impl) if impl.uses_tls else None
+            raise _Failure(err.reason, err.message, nodes=self.observe_pods()) from None
+        if impl.uses_tls:
+            self.ensure_tls()
         config_secret = None if impl.credentials_in_env else self.ensure_node_config(impl, spec, credentials)
         self.ensure_statefulset(impl, spec, config_secret)
 
         nodes = self.observe_pods()
         instances = {n.ordinal: n.instance for n in nodes}
+        cert_pem = self.certificate if impl.uses_tls else None
         result = reconcile_mesh(
             nodes,
             instances,
@@ -439,30 +476,27 @@ class _Sync:
             self.event(ev.NORMAL, ev.PEERS_ADDED, _peer_message("Added", nodes, "added"))
         if result.removed:
             self.event(ev.NORMAL, ev.PEERS_REMOVED, _peer_message("Removed", nodes, "removed"))
+        return nodes, result.errors
 
-        converged = self.set_conditions(spec, nodes, result.errors)
-        was_converged = _all_true(self.old_status.get("conditions"))
-        self.write_status(nodes)
-        metrics.set_network(self.namespace, self.name, spec.nodes, self.status)
-        if result.errors:
-            message = "; ".join(result.errors)
-            self.event(ev.WARNING, ev.RPC_ERROR, message)
-            raise SyncError(f"RPC failed for {message}")
-        if converged and not was_converged:
-            self.event(ev.NORMAL, ev.SYNCED, ev.MESSAGE_SYNCED)
-        if not converged and any(n.rpc_ok for n in nodes):
-            return POLL_INTERVAL
-        return None
+    def validate(self, spec: api.BitcoinNetworkSpec) -> Implementation:
+        """What the schema cannot check; a bad spec is a final failure."""
+        # The name is checked too: a 63-character name (a fake clientset, or a
+        # CRD installed without its schema rules) would give children longer
+        # than the 63 characters a label or a Service name may have.
+        problems = api.validate_name(self.name) + api.validate(spec)
+        if not problems and spec.implementation == api.IMPLEMENTATION_BITCOIND:
+            image = self.c.image_for(get_implementation(spec.implementation), spec)
+            problems = nodeconfig.image_version_problems(spec.version, image)
+        if problems:
+            raise _Failure(ev.INVALID_SPEC, "; ".join(problems), final=True)
+        return get_implementation(spec.implementation)
 
     # -- owned objects ---------------------------------------------------------------
 
     def check_owned(self, obj: dict, kind: str) -> None:
         if not metav1.is_controlled_by(obj, self.network):
             message = f'{kind} "{metav1.get_name(obj)}" already exists and is not managed by this BitcoinNetwork'
-            self.event(ev.WARNING, ev.ERR_RESOURCE_EXISTS, message)
-            self.fail_all(ev.ERR_RESOURCE_EXISTS, message)
-            self.write_status([])
-            raise SyncError(message)
+            raise _Failure(ev.ERR_RESOURCE_EXISTS, message)
 
     def ensure_service(self, impl: Implementation) -> dict:
         desired = resources.new_service(self.network, impl)
@@ -485,44 +519,40 @@ class _Sync:
         self.event(ev.NORMAL, ev.SERVICE_UPDATED, f'Corrected drift in Service "{name}" at {drift}')
         return result
 
-    def ensure_tls(self, impl: Implementation) -> str:
-        """Provision btcd's RPC certificate once; return the PEM the controller pins.
+    def ensure_tls(self) -> None:
+        """Provision btcd's RPC certificate once; ``self.certificate`` is the PEM the controller pins.
 
         The controller may create Secrets but never read them, so it keeps
         the public certificate in the network's status.  The Secret is
-        created first and the status written right after; if the Secret
+        created first and the certificate recorded by this sync's status
+        write, which is made even when a later step fails.  If the Secret
         exists but the status has no certificate (a crash between the two
         steps, or someone else's Secret), the controller cannot learn the
         certificate and says so -- deleting the Secret lets it start over.
         """
         from ..bitcoin import certs
 
-        pem = self.old_status.get("rpcCertificate")
-        if pem:
-            return pem
+        if self.certificate:
+            return
         cert_pem, key_pem = certs.generate_self_signed_cert(common_name=f"{self.name}.{self.namespace}")
         secret = resources.new_tls_secret(self.network, cert_pem, key_pem)
         secret_name = secret["metadata"]["name"]
         try:
             self.c.clientset.core_v1().secrets(self.namespace).create(secret)
         except errors.AlreadyExistsError:
-            recorded = self._certificate_recorded_meanwhile()
-            if recorded:
-                return recorded
+            if self._certificate_recorded_meanwhile():
+                return
             message = (
                 f'Secret "{secret_name}" exists but its certificate is not recorded in this network\'s status; '
                 "delete the Secret to have a new certificate issued"
             )
-            self.event(ev.WARNING, ev.TLS_SECRET_UNKNOWN, message)
-            raise SyncError(message) from None
+            raise _Failure(ev.TLS_SECRET_UNKNOWN, message) from None
         self.event(ev.NORMAL, ev.TLS_SECRET_CREATED, f'Created RPC certificate Secret "{secret_name}"')
-        pem = cert_pem.decode("ascii")
-        self.status["rpcCertificate"] = pem
-        self._write_certificate(pem)
-        return pem
+        self.certificate = cert_pem.decode("ascii")
+        self.issued_certificate = True
 
-    def _certificate_recorded_meanwhile(self) -> str | None:
-        """The certificate in the network as the API server has it now, if any.
+    def _certificate_recorded_meanwhile(self) -> bool:
+        """Whether the network as the API server has it now records a certificate (then pinned).
 
         The usual reason the Secret already exists is that the previous sync
         created it and wrote the certificate to the status a moment ago, and
@@ -534,26 +564,12 @@ class _Sync:
         current = client.get(self.name)
         pem = (current.get("status") or {}).get("rpcCertificate")
         if not pem or metav1.get_uid(current) != metav1.get_uid(self.network):
-            return None
+            return False
         self.log.debug("the cache lagged behind our own certificate write; using the recorded certificate")
-        # Carry on from the current object, so this sync's status write does not conflict.
-        self.network = current
-        self.old_status = current.get("status") or {}
-        self.status["rpcCertificate"] = pem
-        return pem
-
-    def _write_certificate(self, pem: str) -> None:
-        client = self.c.clientset.bitcoincontroller_v1().bitcoin_networks(self.namespace)
-        network = metav1.deep_copy(self.network)
-        for _ in range(5):
-            network.setdefault("status", {})["rpcCertificate"] = pem
-            try:
-                self.network = client.update_status(network)
-                self.old_status = self.network.get("status") or {}
-                return
-            except errors.ConflictError:
-                network = client.get(self.name)
-        raise SyncError("could not record the RPC certificate in the status after 5 conflicts")
+        # Write over the current object, so this sync's status write does not conflict.
+        self.latest = current
+        self.certificate = pem
+        return True
 
     def ensure_node_config(self, impl: Implementation, spec: api.BitcoinNetworkSpec, creds: Credentials) -> str:
         """The Secret with bitcoind's rendered bitcoin.conf, created if missing (see nodeconfig)."""
@@ -640,7 +656,6 @@ class _Sync:
                 pod_name=metav1.get_name(pod),
                 ip=ip,
                 ips=ips,
-                node_name=(pod.get("spec") or {}).get("nodeName") or "",
                 pod_ready=ready and bool(ip),
                 dns_name=f"{metav1.get_name(pod)}.{service}.{self.namespace}.svc.cluster.local",
             )
@@ -690,29 +705,65 @@ class _Sync:
             )
         return all(c["status"] == "True" for c in self.conditions.conditions)
 
-    def write_status(self, nodes: list[NodeObservation]) -> None:
-        """Write the status subresource if, and only if, it changed."""
-        ready = [n for n in nodes if n.pod_ready]
-        heights = [n.blocks for n in ready if n.blocks is not None]
-        status = dict(self.status)
-        status.update(
-            {
+    def write_status(self, nodes: list[NodeObservation] | None) -> dict:
+        """The one status write, made if, and only if, the status changed; return the status.
+
+        ``nodes`` None: the sync failed before deciding anything, and only a
+        certificate it issued is recorded.
+        """
+        old_status = self.latest.get("status") or {}
+        if nodes is None:
+            status = dict(old_status)
+        else:
+            ready = [n for n in nodes if n.pod_ready]
+            heights = [n.blocks for n in ready if n.blocks is not None]
+            status = {
                 "observedGeneration": self.generation,
                 "readyNodes": len(ready),
                 "bestHeight": max(heights) if heights else 0,
                 "nodes": node_entries(nodes),
                 "conditions": self.conditions.conditions,
             }
-        )
-        if "rpcCertificate" in self.old_status and "rpcCertificate" not in status:
-            status["rpcCertificate"] = self.old_status["rpcCertificate"]
-        self.status = status
-        if status == self.old_status:
-            return
-        updated = metav1.deep_copy(self.network)
-        updated["status"] = status
-        self.network = self.c.clientset.bitcoincontroller_v1().bitcoin_networks(self.namespace).update_status(updated)
-        self.old_status = status
+        if self.certificate:
+            status["rpcCertificate"] = self.certificate
+        if status == old_status:
+            return status
+        client = self.c.clientset.bitcoincontroller_v1().bitcoin_networks(self.namespace)
+        tries = CERTIFICATE_WRITE_TRIES if self.issued_certificate else 1
+        network = self.latest
+        for attempt in range(1, tries + 1):
+            updated = metav1.deep_copy(network)
+            updated["status"] = status
+            try:
+                client.update_status(updated)
+                break
+            except errors.ConflictError:
+                if attempt == tries:
+                    raise
+                network = client.get(self.name)
+                if metav1.get_uid(network) != metav1.get_uid(self.network):
+                    raise
+        return status
+
+
+def _owned_object_handlers(handle: Callable[[Any], None]) -> cache.ResourceEventHandlerFuncs:
+    """Add, update and delete of an owned object all lead to ``handle``."""
+
+    def on_update(old: Any, new: Any) -> None:
+        # A periodic resync delivers unchanged objects; their owner is resynced
+        # on its own, so skip them (sample-controller compares resourceVersions).
+        if metav1.get_resource_version(old) != metav1.get_resource_version(new):
+            handle(new)
+
+    return cache.ResourceEventHandlerFuncs(on_add=handle, on_update=on_update, on_delete=handle)
+
+
+def _controller_ref(obj: dict, kind: str, group: str) -> dict | None:
+    """``obj``'s controller reference if it names a ``kind`` of API group ``group``."""
+    ref = metav1.get_controller_of(obj)
+    if not ref or ref.get("kind") != kind or not str(ref.get("apiVersion", "")).startswith(group + "/"):
+        return None
+    return ref
 
 
 def _resources_drift(desired: dict, actual: dict) -> str | None:

@@ -32,6 +32,7 @@ from ..clientgo.kubernetes import Interface, scheme
 from ..clientgo.tools.cache.listwatch import new_list_watch_from_client
 from ..clientgo.tools.cache.reflector import Reflector
 from ..utils.clock import REAL_CLOCK, Clock
+from . import events as ev
 
 __all__ = [
     "USER_KEY",
@@ -101,13 +102,13 @@ def read_credentials(clientset: Interface, namespace: str, name: str) -> Credent
 
 def _not_found(namespace: str, name: str) -> CredentialsError:
     return CredentialsError(
-        "SecretNotFound", f'Secret "{name}" with the RPC credentials does not exist in namespace "{namespace}"'
+        ev.SECRET_NOT_FOUND, f'Secret "{name}" with the RPC credentials does not exist in namespace "{namespace}"'
     )
 
 
 def _forbidden(name: str) -> CredentialsError:
     return CredentialsError(
-        "SecretForbidden",
+        ev.SECRET_FORBIDDEN,
         f'the controller may not read Secret "{name}": add it to the credential Secret names '
         "its RBAC allows (Helm value rbac.credentialSecretNames)",
     )
@@ -120,12 +121,12 @@ def credentials_from_secret(secret: dict, name: str) -> Credentials:
     missing = [k for k, v in ((USER_KEY, user), (PASSWORD_KEY, password)) if not v]
     if missing:
         raise CredentialsError(
-            "SecretInvalid", f'Secret "{name}" lacks a non-empty value for {", ".join(missing)}'
+            ev.SECRET_INVALID, f'Secret "{name}" lacks a non-empty value for {", ".join(missing)}'
         )
     assert user is not None and password is not None
     for key, value in ((USER_KEY, user), (PASSWORD_KEY, password)):
         if any(c in value for c in "\n\r\x00") or (key == USER_KEY and ":" in value):
-            raise CredentialsError("SecretInvalid", f'Secret "{name}" has an unusable value for {key}')
+            raise CredentialsError(ev.SECRET_INVALID, f'Secret "{name}" has an unusable value for {key}')
     meta = secret.get("metadata") or {}
     source_version = f'{meta.get("uid", "")}/{meta.get("resourceVersion", "")}'
     return Credentials(user=user, password=password, source_version=source_version)

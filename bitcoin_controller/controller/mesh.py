@@ -183,7 +183,6 @@ class MeshMemory:
 
 @dataclass
 class MeshResult:
-    nodes: list[NodeObservation]
     added: int
     removed: int
     errors: list[str]
@@ -339,7 +338,6 @@ def reconcile_mesh(
         )
     memory.retain(instances.values())
     return MeshResult(
-        nodes=nodes,
         added=sum(len(n.added) for n in nodes),
         removed=sum(len(n.removed) for n in nodes),
         errors=errors,

@@ -52,7 +52,6 @@ __all__ = [
     "is_connected",
     "node_entries",
     "ConditionSet",
-    "set_condition",
     "InvalidNodeReport",
     "checked_height",
     "checked_block_hash",
@@ -150,7 +149,6 @@ class NodeObservation:
     ordinal: int
     pod_name: str
     ip: str
-    node_name: str
     pod_ready: bool
     dns_name: str
     #: Identifies one run of the daemon (pod UID and restart count), see mesh.MeshMemory.
@@ -224,7 +222,8 @@ def node_entries(nodes: list[NodeObservation]) -> list[dict[str, Any]]:
             "ordinal": n.ordinal,
             "ready": n.pod_ready,
             "ip": n.ip,
-            "nodeName": n.pod_name,
+            "podName": n.pod_name,
+            "nodeName": n.pod_name,  # deprecated name of podName, kept for older readers
             "dnsName": n.dns_name,
         }
         # Checked when read (mesh); checked again here, where the schema applies.
@@ -267,23 +266,3 @@ class ConditionSet:
                 "observedGeneration": self._generation,
             }
         )
-
-    def get(self, type_: str) -> dict[str, Any] | None:
-        return next((c for c in self.conditions if c["type"] == type_), None)
-
-
-def set_condition(
-    conditions: list[dict[str, Any]],
-    type_: str,
-    status: bool | None,
-    reason: str,
-    message: str,
-    generation: int,
-    now: datetime.datetime,
-) -> list[dict[str, Any]]:
-    """Return ``conditions`` with one condition replaced (transition time kept if unchanged)."""
-    cs = ConditionSet(conditions, generation, now)
-    cs.conditions = [dict(c) for c in conditions if c.get("type") != type_]
-    cs.set(type_, status, reason, message)
-    order = [c.get("type") for c in conditions]
-    return sorted(cs.conditions, key=lambda c: order.index(c["type"]) if c["type"] in order else len(order))

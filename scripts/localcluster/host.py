@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -174,9 +175,7 @@ def restore_iptables(family: str, before: dict[str, dict[str, list[str]]]) -> No
 
 
 def _split_rule(rule: str) -> list[str]:
-    import shlex
-
-    return shlex.split(rule)
+    return shlex.split(rule)  # iptables-save quotes comments the way a shell would
 
 
 class HostJournal:
@@ -222,7 +221,10 @@ class HostJournal:
         for p, existed in before["paths"].items():
             if not existed and os.path.lexists(p):
                 unmount_under(p)
-                shutil.rmtree(p, ignore_errors=True) if os.path.isdir(p) else os.unlink(p)
+                if os.path.isdir(p) and not os.path.islink(p):
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    os.unlink(p)
                 done.append(p)
         self.path.unlink(missing_ok=True)
         return done

@@ -34,6 +34,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from . import claims, host
@@ -98,7 +99,7 @@ def missing_prerequisites() -> list[str]:
     return why
 
 
-def install_prerequisites(log) -> None:
+def install_prerequisites(log: Callable[[str], None]) -> None:
     """apt-get the runtime (the project installs what it needs; root only)."""
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return
@@ -376,7 +377,7 @@ def kill_shims(base: Path) -> int:
     return n
 
 
-def teardown(base: Path, lay: dict, log) -> None:
+def teardown(base: Path, lay: dict, log: Callable[[str], None]) -> None:
     """After kubelet, kube-proxy and containerd have stopped: the pods' processes, the
     shims, the mounts, and every host change recorded on up."""
     for _ in range(20):

@@ -22,8 +22,8 @@ dicts, so these dataclasses are a *view* onto such a dict, built with
   name it in an Event (the schema guards the API server, but fake clientsets
   and hand-made objects skip it).
 
-Field names follow the JSON (``nodeName``) in ``to_dict`` and PEP 8
-(``node_name``) on the dataclasses.
+Field names follow the JSON (``dnsName``) in ``to_dict`` and PEP 8
+(``dns_name``) on the dataclasses.
 """
 
 from __future__ import annotations
@@ -161,14 +161,16 @@ class BitcoinNetworkNode:
     ordinal: int
     ready: bool = False
     ip: str | None = None
-    node_name: str | None = None  # the pod's name
+    #: The pod's name: ``podName``, and under its former name ``nodeName``
+    #: (deprecated, still written and read for clients that know only it).
+    pod_name: str | None = None
     dns_name: str | None = None  # <pod>.<headless service>
     blocks: int | None = None
     best_block_hash: str | None = None
     peers: int | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    _KEYS = ("ordinal", "ready", "ip", "nodeName", "dnsName", "blocks", "bestBlockHash", "peers")
+    _KEYS = ("ordinal", "ready", "ip", "podName", "nodeName", "dnsName", "blocks", "bestBlockHash", "peers")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BitcoinNetworkNode:
@@ -176,7 +178,7 @@ class BitcoinNetworkNode:
             ordinal=data.get("ordinal"),  # type: ignore[arg-type]
             ready=data.get("ready"),  # type: ignore[arg-type]
             ip=data.get("ip"),
-            node_name=data.get("nodeName"),
+            pod_name=data.get("podName") or data.get("nodeName"),
             dns_name=data.get("dnsName"),
             blocks=data.get("blocks"),
             best_block_hash=data.get("bestBlockHash"),
@@ -189,7 +191,8 @@ class BitcoinNetworkNode:
         _put(out, "ordinal", self.ordinal)
         _put(out, "ready", self.ready)
         _put(out, "ip", self.ip)
-        _put(out, "nodeName", self.node_name)
+        _put(out, "podName", self.pod_name)
+        _put(out, "nodeName", self.pod_name)
         _put(out, "dnsName", self.dns_name)
         _put(out, "blocks", self.blocks)
         _put(out, "bestBlockHash", self.best_block_hash)
