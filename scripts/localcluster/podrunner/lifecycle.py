@@ -9,7 +9,7 @@ import subprocess
 import time
 from typing import TYPE_CHECKING
 
-from ..cluster import _proc_starttime
+from ..processes import _proc_starttime
 from .common import ConfigError, now_iso
 
 if TYPE_CHECKING:

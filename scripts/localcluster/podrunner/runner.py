@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..cluster import _record_alive, terminate_recorded
 from ..kube import Kube, KubeError
+from ..processes import _record_alive, terminate_recorded
 from .common import MAX_GRACE, STOPPED_CONDITION, TICK, log
 from .worker import PodWorker
 
