@@ -5,7 +5,8 @@ metrics and event/condition reasons in backticks.  This test extracts every
 such token, classifies it, and checks it against the repository:
 
 * **paths** exist on disk (relative to the repository, to the document, or
-  as the tail of some file's path, as ``thread_safe_store.py`` is written);
+  as the tail of some file's path, as ``thread_safe_store.py`` is written),
+  or are a file name our code writes at run time (a quoted string in it);
   relative Markdown link targets too;
 * **Python modules** (``bitcoin_controller.x.y`` or ``clientgo.x.y``, as the
   README's package table writes them) resolve to a package or module file,
@@ -441,6 +442,8 @@ def check_path(tok: Token, text: str | None = None) -> str | None:
     if text.count("/") == 1 and not text.endswith(FILE_SUFFIXES) and not text.endswith("/") and \
             re.fullmatch(r"[a-z0-9.-]+/[a-z0-9.-]+", text) and not _path_exists(text, tok.doc):
         return None  # a `namespace/name` key or a `group/resource` (`default/my-network`, `deploy/x`)
+    if "/" not in text and f'"{text}"' in code_text():
+        return None  # a file our code writes at run time (`cluster.json` in the cluster's state directory)
     return None if _path_exists(text, tok.doc) else "no such file or directory"
 
 
