@@ -121,11 +121,15 @@ class ControllerPod:
 
     # ------------------------------------------------------------------ pods
 
-    def pods(self) -> list[dict[str, Any]]:
+    def all_pods(self) -> list[dict[str, Any]]:
+        """The release's controller Pods, terminating ones included."""
         from bitcoin_controller.apimachinery.metav1 import ListOptions
 
-        items = self.client.core_v1().pods(NAMESPACE).list(ListOptions(label_selector=SELECTOR))["items"]
-        return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+        return self.client.core_v1().pods(NAMESPACE).list(ListOptions(label_selector=SELECTOR))["items"]
+
+    def pods(self) -> list[dict[str, Any]]:
+        """The release's controller Pods that are not being deleted."""
+        return [p for p in self.all_pods() if not p["metadata"].get("deletionTimestamp")]
 
     @staticmethod
     def _restarts(pod: dict[str, Any]) -> int:
@@ -202,14 +206,8 @@ class ControllerPod:
             return None
         self.logs()
         self._scale(0)
-        wait_for(lambda: not self.pods() and not self._terminating(), timeout, "the controller Pods to go", 0.5)
+        wait_for(lambda: not self.all_pods(), timeout, "the controller Pods to go", 0.5)
         return 0
-
-    def _terminating(self) -> bool:
-        from bitcoin_controller.apimachinery.metav1 import ListOptions
-
-        items = self.client.core_v1().pods(NAMESPACE).list(ListOptions(label_selector=SELECTOR))["items"]
-        return bool(items)
 
     def kill(self) -> int | None:
         """Delete the leader's Pod with no grace period (the kubelet SIGKILLs it); returns
@@ -234,7 +232,7 @@ class ControllerPod:
 
     # ------------------------------------------------------------------ observing
 
-    def _proxy(self, port: int, path: str, pod: str | None = None) -> tuple[int, str]:
+    def proxy(self, port: int, path: str, pod: str | None = None) -> tuple[int, str]:
         name = pod or (self.leader() if self.replicas > 1 else self.pods()[0]["metadata"]["name"])
         url = f"/api/v1/namespaces/{NAMESPACE}/pods/{urllib.parse.quote(name)}:{port}/proxy{path}"
         try:
@@ -243,13 +241,13 @@ class ControllerPod:
             return e.status.get("code", 500), str(e)
 
     def readyz(self) -> tuple[int, str]:
-        return self._proxy(8081, "/readyz")
+        return self.proxy(8081, "/readyz")
 
     def healthz(self) -> tuple[int, str]:
-        return self._proxy(8081, "/healthz")
+        return self.proxy(8081, "/healthz")
 
     def metrics(self) -> str:
-        return self._proxy(8080, "/metrics")[1]
+        return self.proxy(8080, "/metrics")[1]
 
     def logs(self) -> str:
         """``kubectl logs`` of every controller Pod seen so far (previous containers too)."""

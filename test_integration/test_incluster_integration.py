@@ -57,8 +57,8 @@ def test_chart_runs_two_restricted_replicas_one_leader_integration(release, admi
     assert leader in {p["metadata"]["name"] for p in pods}
     # both answer their probes through the kubelet-run process; a standby counts as ready
     for pod in pods:
-        assert release._proxy(8081, "/readyz", pod["metadata"]["name"])[0] == 200
-        assert release._proxy(8081, "/healthz", pod["metadata"]["name"])[0] == 200
+        assert release.proxy(8081, "/readyz", pod["metadata"]["name"])[0] == 200
+        assert release.proxy(8081, "/healthz", pod["metadata"]["name"])[0] == 200
 
 
 def test_in_cluster_controller_converges_and_survives_leader_loss_integration(release, admin_client, namespace):
