@@ -285,6 +285,29 @@ class ScaleRun:
     sync_seconds: float = 0.0
 
 
+def http_get(port: int, path: str) -> tuple[int, str]:
+    """GET http://127.0.0.1:<port><path>: (status, body), (0, "") when nothing answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, ""
+    except OSError:
+        return 0, ""
+
+
+def wait_http_ready(proc: subprocess.Popen, port: int, path: str, what: str, timeout: float) -> None:
+    """Wait until ``path`` answers 200 on ``port``; fail if ``proc`` exits or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode}")
+        if http_get(port, path)[0] == 200:
+            return
+        time.sleep(0.1)  # start-up poll, not a measurement
+    raise RuntimeError(f"{what} did not become ready")
+
+
 class ControllerProcess:
     """``bitcoin-controller`` as a child process, as ``scripts/run-demo`` starts it."""
 
@@ -304,23 +327,10 @@ class ControllerProcess:
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def _get(self, port: int, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as err:
-            return err.code, ""
-        except OSError:
-            return 0, ""
+        return http_get(port, path)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the controller exited with code {self.proc.returncode}")
-            if self._get(self.health_port, "/readyz")[0] == 200:
-                return
-            time.sleep(0.1)  # start-up poll, not a measurement
-        raise RuntimeError("the controller did not become ready")
+        wait_http_ready(self.proc, self.health_port, "/readyz", "the controller", timeout)
 
     def metrics(self) -> Samples:
         status, text = self._get(self.metrics_port, "/metrics")

@@ -57,8 +57,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -155,23 +153,10 @@ class Operator:
                                      start_new_session=True)
 
     def _get(self, port: int, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as err:
-            return err.code, ""
-        except OSError:
-            return 0, ""
+        return bc.http_get(port, path)
 
     def wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited with code {self.proc.returncode}")
-            if self._get(self.health_port, self.ready_path)[0] == 200:
-                return
-            time.sleep(0.2)  # start-up poll, not a measurement
-        raise RuntimeError(f"{self.kind} did not become ready")
+        bc.wait_http_ready(self.proc, self.health_port, self.ready_path, self.kind, timeout)
 
     def own_requests(self) -> dict[str, float] | None:
         """Ours only: its own count of API requests by method."""
