@@ -35,9 +35,9 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from json_rpc_server import JSONRPCServer
 
 from bitcoin_controller.controller.nodeconfig import CoreVersion
 
@@ -119,33 +119,11 @@ class FakeCoreDaemon:
         self.blocks = 101
         self.added: list[str] = []
         self.requests: list[dict[str, Any]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            timeout = 10
-
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status, body = fake.respond(dict(self.headers), raw)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
+        self.server = JSONRPCServer(lambda _client, headers, raw: self.respond(headers, raw))
+        self.port = self.server.port
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
     def respond(self, headers: dict[str, str], raw: bytes) -> tuple[int, bytes]:
         auth = headers.get("Authorization", "")

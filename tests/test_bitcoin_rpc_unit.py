@@ -17,11 +17,11 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import urllib3
+from json_rpc_server import JSONRPCServer
 from prometheus_client import CollectorRegistry
 
 from bitcoin_controller.bitcoin import (
@@ -261,40 +261,18 @@ class FakeRPCServer:
         self.connections: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
 
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, so pooling is observable
-            timeout = 10  # idle keep-alive connections end on their own
-
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status, body = fake.respond(self.client_address, dict(self.headers), raw)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        context = None
         if tls is not None:
             cert_file, key_file = tmp_path / f"{id(self)}.crt", tmp_path / f"{id(self)}.key"
             cert_file.write_bytes(tls[0])
             key_file.write_bytes(tls[1])
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert_file, key_file)
-            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
+        self.server = JSONRPCServer(self.respond, context)
+        self.port = self.server.port
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
     # -- the node's HTTP behaviour
 

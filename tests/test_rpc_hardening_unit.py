@@ -18,12 +18,12 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from controller_fixture import NAMESPACE, Fixture, new_network, new_pod, new_secret, with_certificate
 from fake_bitcoin import FakeBitcoinNetwork
+from json_rpc_server import JSONRPCServer
 from prometheus_client import CollectorRegistry
 from waiting import wait_for
 
@@ -101,31 +101,13 @@ class EchoServer:
 
     def __init__(self) -> None:
         self.respond: Callable[[dict[str, Any]], tuple[int, bytes]] = lambda req: (200, b"{}")
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802
-                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                request = {"headers": dict(self.headers), **json.loads(raw)}
-                status, body = fake.respond(request)
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+        self.server = JSONRPCServer(
+            lambda _client, headers, raw: self.respond({"headers": headers, **json.loads(raw)})
+        )
+        self.port = self.server.port
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
 
 @pytest.fixture
