@@ -308,6 +308,22 @@ def wait_http_ready(proc: subprocess.Popen, port: int, path: str, what: str, tim
     raise RuntimeError(f"{what} did not become ready")
 
 
+def create_namespace_with_secret(clientset: Clientset, name: str) -> str:
+    """Create namespace ``name`` holding the example credential Secret; return the name."""
+    clientset.core_v1().namespaces().create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    secret = yaml.safe_load((ROOT / "manifests" / "default-secret.yaml").read_text())
+    secret["metadata"]["namespace"] = name
+    deadline = time.monotonic() + 30
+    while True:  # the namespace's admission may lag its creation by a moment
+        try:
+            clientset.core_v1().secrets(name).create(secret)
+            return name
+        except errors.StatusError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 class ControllerProcess:
     """``bitcoin-controller`` as a child process, as ``scripts/run-demo`` starts it."""
 
@@ -433,21 +449,17 @@ class Bench:
 
     def namespace(self, purpose: str) -> str:
         """A fresh namespace with the example credential Secret the networks name."""
-        name = f"bench-{self.run_id}-{purpose}"
-        self.clientset.core_v1().namespaces().create({"apiVersion": "v1", "kind": "Namespace",
-                                                      "metadata": {"name": name}})
+        name = create_namespace_with_secret(self.clientset, f"bench-{self.run_id}-{purpose}")
         self.namespaces.append(name)
-        secret = yaml.safe_load((ROOT / "manifests" / "default-secret.yaml").read_text())
-        secret["metadata"]["namespace"] = name
-        deadline = time.monotonic() + 30
-        while True:  # the namespace's admission may lag its creation by a moment
-            try:
-                self.clientset.core_v1().secrets(name).create(secret)
-                return name
-            except errors.StatusError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        return name
+
+    def start_followers(self) -> None:
+        """Start the watch followers and wait until each has listed."""
+        for f in self.followers:
+            f.start()
+        for f in self.followers:
+            if not f.synced.wait(30):
+                raise RuntimeError(f"{f.kind} watch did not start")
 
     def start_controller(self, label: str, *extra: str) -> ControllerProcess:
         log_path = self.log_dir / f"bench-controller-{label}.log"
@@ -750,11 +762,7 @@ class Bench:
 
     def run(self) -> None:
         self.install()
-        for f in self.followers:
-            f.start()
-        for f in self.followers:
-            if not f.synced.wait(30):
-                raise RuntimeError(f"{f.kind} watch did not start")
+        self.start_followers()
         self.start_controller("main")
         create_ns = self.namespace("create")
         self.warm_up(create_ns)

@@ -257,21 +257,9 @@ class Bench:
         os.unlink(f.name)
 
     def namespace(self, purpose: str) -> str:
-        name = f"peers-{self.run_id}-{purpose}"
-        self.clientset.core_v1().namespaces().create({"apiVersion": "v1", "kind": "Namespace",
-                                                      "metadata": {"name": name}})
+        name = bc.create_namespace_with_secret(self.clientset, f"peers-{self.run_id}-{purpose}")
         self.namespaces.append(name)
-        secret = yaml.safe_load((ROOT / "manifests" / "default-secret.yaml").read_text())
-        secret["metadata"]["namespace"] = name
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.clientset.core_v1().secrets(name).create(secret)
-                return name
-            except errors.StatusError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)  # the namespace's admission may lag its creation
+        return name
 
     def delete_namespace(self, name: str, wait: float = 180) -> None:
         try:

@@ -134,11 +134,7 @@ class UsableBench(bc.Bench):
 
     def run(self) -> None:  # type: ignore[override]
         self.install()
-        for f in self.followers:
-            f.start()
-        for f in self.followers:
-            if not f.synced.wait(30):
-                raise RuntimeError(f"{f.kind} watch did not start")
+        self.start_followers()
         self.start_controller("usable")
         ns = self.namespace("usable")
         for i in range(self.args.networks):
